@@ -1,0 +1,999 @@
+"""The SQLite store: the one module that speaks SQL.
+
+Everything the app, the CLI and the exports persist goes through :class:`Store`. The schema is plain
+SQL that researchers can open with the ``sqlite-utils`` CLI or Datasette. The file runs in WAL mode and
+every write is one short ``BEGIN IMMEDIATE`` transaction, so that many annotators can write at once
+without a writer ever upgrading a read lock (the usual cause of "database is locked"), and so that a
+crash leaves either the whole write or none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from .scales import SHOWN_ORDERS, Scale
+
+SCHEMA_VERSION = 1
+DEFAULT_LEASE_SECONDS = 600.0
+PASS_REASONS = ("skip", "unsafe", "broken", "unanswerable")
+ROLES = ("annotator", "admin")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS prompts (
+    id TEXT PRIMARY KEY,
+    category TEXT NOT NULL,
+    messages TEXT NOT NULL,          -- JSON list of {role, content}, ending with a user turn
+    tags TEXT NOT NULL DEFAULT '[]', -- JSON list of strings
+    turns INTEGER NOT NULL,          -- user turns
+    content_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS responses (
+    id INTEGER PRIMARY KEY,
+    prompt_id TEXT NOT NULL REFERENCES prompts(id),
+    model TEXT NOT NULL,
+    content TEXT NOT NULL,
+    chars INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (prompt_id, model)
+);
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    question TEXT NOT NULL,
+    guidelines TEXT NOT NULL DEFAULT '',
+    scale INTEGER NOT NULL CHECK (scale IN (2, 3, 5, 7)),
+    overlap INTEGER NOT NULL CHECK (overlap >= 1),
+    models TEXT NOT NULL,            -- JSON list
+    pair_plan TEXT NOT NULL,         -- JSON: how the pairs were chosen
+    gold_rate REAL NOT NULL DEFAULT 0 CHECK (gold_rate >= 0 AND gold_rate <= 1),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS comparisons (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    prompt_id TEXT NOT NULL REFERENCES prompts(id),
+    response_a INTEGER NOT NULL REFERENCES responses(id),
+    response_b INTEGER NOT NULL REFERENCES responses(id),
+    is_gold INTEGER NOT NULL DEFAULT 0,
+    gold_score INTEGER,
+    n_judgments INTEGER NOT NULL DEFAULT 0,
+    is_open INTEGER NOT NULL DEFAULT 1, -- n_judgments < the study's overlap
+    sort_key INTEGER NOT NULL,          -- random: the order comparisons are handed out
+    UNIQUE (study_id, response_a, response_b),
+    CHECK (response_a != response_b)
+);
+CREATE INDEX IF NOT EXISTS comparisons_next
+    ON comparisons (study_id, is_gold, is_open, sort_key);
+CREATE TABLE IF NOT EXISTS annotators (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('annotator', 'admin')),
+    email TEXT UNIQUE,
+    excluded INTEGER NOT NULL DEFAULT 0, -- judgments kept, left out of reports
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY,     -- sha256 of the secret; the secret itself is never stored
+    annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS tokens_annotator ON tokens (annotator_id);
+CREATE TABLE IF NOT EXISTS leases (
+    comparison_id INTEGER NOT NULL REFERENCES comparisons(id),
+    annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+    shown_order TEXT NOT NULL CHECK (shown_order IN ('AB', 'BA')),
+    leased_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (comparison_id, annotator_id)
+);
+CREATE INDEX IF NOT EXISTS leases_annotator ON leases (annotator_id, expires_at);
+CREATE TABLE IF NOT EXISTS judgments (
+    id INTEGER PRIMARY KEY,
+    comparison_id INTEGER NOT NULL REFERENCES comparisons(id),
+    annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+    score INTEGER NOT NULL,          -- oriented to model A: + A better, 0 tie, - B better
+    shown_order TEXT NOT NULL CHECK (shown_order IN ('AB', 'BA')),
+    rationale TEXT NOT NULL DEFAULT '',
+    seconds REAL,
+    created_at TEXT NOT NULL,
+    UNIQUE (comparison_id, annotator_id)
+);
+CREATE INDEX IF NOT EXISTS judgments_annotator ON judgments (annotator_id, comparison_id);
+CREATE TABLE IF NOT EXISTS passes (
+    id INTEGER PRIMARY KEY,
+    comparison_id INTEGER NOT NULL REFERENCES comparisons(id),
+    annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+    reason TEXT NOT NULL CHECK (reason IN ('skip', 'unsafe', 'broken', 'unanswerable')),
+    note TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    UNIQUE (comparison_id, annotator_id)
+);
+CREATE INDEX IF NOT EXISTS passes_annotator ON passes (annotator_id, comparison_id);
+"""
+
+
+def now_iso() -> str:
+    """UTC time as ISO 8601 with milliseconds: sortable as text, readable in any SQLite tool."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def content_hash(value: Any) -> str:
+    """A stable hash of JSON-able content, to tell a re-import from a conflicting duplicate."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class StoreError(Exception):
+    """A request the store refuses: unknown study, model without responses, bad score."""
+
+
+class DuplicateConflict(StoreError):
+    """An id that is already stored with different content."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    category: str
+    messages: list[dict[str, str]]
+    tags: list[str]
+    turns: int
+
+
+@dataclass(frozen=True)
+class Study:
+    id: int
+    name: str
+    question: str
+    guidelines: str
+    scale: Scale
+    overlap: int
+    models: list[str]
+    pair_plan: dict[str, Any]
+    gold_rate: float
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Annotator:
+    id: int
+    name: str
+    role: str
+    email: str | None
+    excluded: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A comparison handed to one annotator, with the side order they will see.
+
+    It carries the model names because the store is server side; the page must only ever render
+    ``left`` and ``right``.
+    """
+
+    comparison_id: int
+    study_id: int
+    prompt: Prompt
+    shown_order: str
+    left: str
+    right: str
+    model_a: str
+    model_b: str
+    is_gold: bool
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What happened to a submitted judgment or pass: ``stored``, ``duplicate`` or ``full``."""
+
+    status: str
+    judgment_id: int | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.status == "stored"
+
+
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
+class Store:
+    """A pairwise database in one SQLite file.
+
+    One ``Store`` holds one connection; give each thread or process its own. Open it on a path
+    (created on first use) or on ``":memory:"`` for throwaway work.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        self.path = str(path)
+        conn = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        key = str(Path(self.path).resolve()) if self.path != ":memory:" else None
+        if key and key in _migrated:
+            return
+        with _migrate_lock, self.transaction():
+            for statement in _split_sql(_SCHEMA):
+                self.conn.execute(statement)
+            row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {current}; this pairwise knows {SCHEMA_VERSION}"
+                )
+            if current < SCHEMA_VERSION:
+                self.conn.execute("DELETE FROM schema_version")
+                self.conn.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
+        if key:
+            _migrated.add(key)
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front.
+
+        Nested use joins the outer transaction, so a caller can make several store calls atomic.
+        """
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.db.query(sql, params)]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table: the inputs' counts that reports record."""
+        tables = ("prompts", "responses", "studies", "comparisons", "annotators", "judgments")
+        return {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+    # -- prompts and responses ----------------------------------------------------------------
+
+    def add_prompts(self, prompts: Iterable[Prompt | dict[str, Any]]) -> tuple[int, int]:
+        """Insert prompts; an id already stored with the same content is skipped.
+
+        Returns ``(inserted, unchanged)``. An id stored with different content raises
+        :class:`DuplicateConflict` and, inside the caller's transaction, writes nothing.
+        """
+        inserted = unchanged = 0
+        created = now_iso()
+        with self.transaction() as conn:
+            for item in prompts:
+                p = item if isinstance(item, Prompt) else Prompt(**item)
+                digest = content_hash([p.category, p.messages, p.tags])
+                old = conn.execute(
+                    "SELECT content_hash FROM prompts WHERE id = ?", [p.id]
+                ).fetchone()
+                if old is not None:
+                    if old[0] != digest:
+                        raise DuplicateConflict(
+                            f"prompt {p.id!r} is already stored with other content"
+                        )
+                    unchanged += 1
+                    continue
+                conn.execute(
+                    "INSERT INTO prompts (id, category, messages, tags, turns, content_hash, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        p.id,
+                        p.category,
+                        json.dumps(p.messages, ensure_ascii=False),
+                        json.dumps(p.tags, ensure_ascii=False),
+                        p.turns,
+                        digest,
+                        created,
+                    ],
+                )
+                inserted += 1
+        return inserted, unchanged
+
+    def add_responses(self, responses: Iterable[tuple[str, str, str]]) -> tuple[int, int]:
+        """Insert ``(prompt_id, model, content)`` rows; same rules as :meth:`add_prompts`."""
+        inserted = unchanged = 0
+        created = now_iso()
+        with self.transaction() as conn:
+            for prompt_id, model, content in responses:
+                digest = content_hash(content)
+                old = conn.execute(
+                    "SELECT content_hash FROM responses WHERE prompt_id = ? AND model = ?",
+                    [prompt_id, model],
+                ).fetchone()
+                if old is not None:
+                    if old[0] != digest:
+                        raise DuplicateConflict(
+                            f"a response of {model!r} to prompt {prompt_id!r} is already stored"
+                            " with other content"
+                        )
+                    unchanged += 1
+                    continue
+                if (
+                    conn.execute("SELECT 1 FROM prompts WHERE id = ?", [prompt_id]).fetchone()
+                    is None
+                ):
+                    raise StoreError(f"unknown prompt id {prompt_id!r}")
+                conn.execute(
+                    "INSERT INTO responses (prompt_id, model, content, chars, content_hash, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [prompt_id, model, content, len(content), digest, created],
+                )
+                inserted += 1
+        return inserted, unchanged
+
+    def prompt_ids(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT id FROM prompts")}
+
+    def get_prompt(self, prompt_id: str) -> Prompt:
+        row = self.conn.execute(
+            "SELECT id, category, messages, tags, turns FROM prompts WHERE id = ?", [prompt_id]
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"unknown prompt id {prompt_id!r}")
+        return Prompt(row[0], row[1], json.loads(row[2]), json.loads(row[3]), row[4])
+
+    def models(self) -> list[str]:
+        """Every model with at least one stored response."""
+        return [
+            r[0] for r in self.conn.execute("SELECT DISTINCT model FROM responses ORDER BY model")
+        ]
+
+    # -- studies --------------------------------------------------------------------------------
+
+    def create_study(
+        self,
+        name: str,
+        *,
+        pairs: Sequence[tuple[str, str]],
+        overlap: int = 3,
+        scale: int = 7,
+        question: str = "Which response is more helpful?",
+        guidelines: str = "",
+        gold_rate: float = 0.0,
+        pair_plan: dict[str, Any] | None = None,
+        prompt_ids: Iterable[str] | None = None,
+        seed: int | None = None,
+    ) -> Study:
+        """Create a study with one comparison per prompt and model pair that both models answered.
+
+        ``pairs`` are ``(model_a, model_b)``; A/B is a fixed orientation for analysis, not the side
+        shown (that is drawn per annotator). Comparisons are handed out in a random order drawn
+        from ``seed``.
+        """
+        Scale(scale)
+        if overlap < 1:
+            raise StoreError("overlap must be at least 1")
+        if not 0 <= gold_rate <= 1:
+            raise StoreError("gold_rate must lie between 0 and 1")
+        if not pairs:
+            raise StoreError("a study needs at least one model pair")
+        models = sorted({m for pair in pairs for m in pair})
+        known = set(self.models())
+        missing = [m for m in models if m not in known]
+        if missing:
+            raise StoreError(f"no responses stored for model(s): {', '.join(missing)}")
+        for a, b in pairs:
+            if a == b:
+                raise StoreError(f"a pair needs two different models, not {a!r} twice")
+        wanted = None if prompt_ids is None else set(prompt_ids)
+        rng = random.Random(seed)
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
+                raise StoreError(f"a study named {name!r} exists already")
+            cursor = conn.execute(
+                "INSERT INTO studies (name, question, guidelines, scale, overlap, models, pair_plan,"
+                " gold_rate, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    name,
+                    question,
+                    guidelines,
+                    scale,
+                    overlap,
+                    json.dumps(models),
+                    json.dumps(pair_plan or {"kind": "list", "pairs": [list(p) for p in pairs]}),
+                    gold_rate,
+                    now_iso(),
+                ],
+            )
+            study_id = cursor.lastrowid
+            rows = []
+            for a, b in pairs:
+                found = conn.execute(
+                    "SELECT ra.prompt_id, ra.id, rb.id FROM responses ra"
+                    " JOIN responses rb ON rb.prompt_id = ra.prompt_id AND rb.model = ?"
+                    " WHERE ra.model = ? ORDER BY ra.prompt_id",
+                    [b, a],
+                ).fetchall()
+                rows.extend(r for r in found if wanted is None or r[0] in wanted)
+            if not rows:
+                raise StoreError("no prompt has responses from both models of any pair")
+            keys = rng.sample(range(len(rows) * 4), len(rows))
+            conn.executemany(
+                "INSERT INTO comparisons (study_id, prompt_id, response_a, response_b, sort_key)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(study_id, p, ra, rb, k) for (p, ra, rb), k in zip(rows, keys, strict=True)],
+            )
+        return self.get_study(name)
+
+    def _study_from_row(self, row: sqlite3.Row | tuple) -> Study:
+        return Study(
+            id=row[0],
+            name=row[1],
+            question=row[2],
+            guidelines=row[3],
+            scale=Scale(row[4]),
+            overlap=row[5],
+            models=json.loads(row[6]),
+            pair_plan=json.loads(row[7]),
+            gold_rate=row[8],
+            created_at=row[9],
+        )
+
+    _STUDY_COLUMNS = (
+        "id, name, question, guidelines, scale, overlap, models, pair_plan, gold_rate, created_at"
+    )
+
+    def get_study(self, name_or_id: str | int) -> Study:
+        column = "id" if isinstance(name_or_id, int) else "name"
+        row = self.conn.execute(
+            f"SELECT {self._STUDY_COLUMNS} FROM studies WHERE {column} = ?", [name_or_id]
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no study {name_or_id!r}")
+        return self._study_from_row(row)
+
+    def studies(self) -> list[Study]:
+        rows = self.conn.execute(
+            f"SELECT {self._STUDY_COLUMNS} FROM studies ORDER BY id"
+        ).fetchall()
+        return [self._study_from_row(r) for r in rows]
+
+    def update_study(
+        self,
+        name_or_id: str | int,
+        *,
+        question: str | None = None,
+        guidelines: str | None = None,
+        overlap: int | None = None,
+        gold_rate: float | None = None,
+    ) -> Study:
+        """Change a study's settings; a new overlap reopens or closes comparisons to match."""
+        study = self.get_study(name_or_id)
+        changes: dict[str, Any] = {}
+        if question is not None:
+            changes["question"] = question
+        if guidelines is not None:
+            changes["guidelines"] = guidelines
+        if overlap is not None:
+            if overlap < 1:
+                raise StoreError("overlap must be at least 1")
+            changes["overlap"] = overlap
+        if gold_rate is not None:
+            if not 0 <= gold_rate <= 1:
+                raise StoreError("gold_rate must lie between 0 and 1")
+            changes["gold_rate"] = gold_rate
+        with self.transaction() as conn:
+            for column, value in changes.items():
+                conn.execute(f"UPDATE studies SET {column} = ? WHERE id = ?", [value, study.id])
+            if overlap is not None:
+                conn.execute(
+                    "UPDATE comparisons SET is_open = (n_judgments < ?) WHERE study_id = ?",
+                    [overlap, study.id],
+                )
+        return self.get_study(study.id)
+
+    def set_gold(self, comparison_id: int, gold_score: int | None) -> None:
+        """Mark a comparison as a gold check with a known answer (``None`` unmarks it)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT s.scale FROM comparisons c JOIN studies s ON s.id = c.study_id WHERE c.id = ?",
+                [comparison_id],
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no comparison {comparison_id}")
+            if gold_score is not None:
+                Scale(row[0]).check(gold_score)
+            conn.execute(
+                "UPDATE comparisons SET is_gold = ?, gold_score = ? WHERE id = ?",
+                [int(gold_score is not None), gold_score, comparison_id],
+            )
+
+    def comparisons_frame(self, study: str | int) -> pd.DataFrame:
+        """One row per comparison of a study, with model names: for admins and set-up pages."""
+        s = self.get_study(study)
+        return pd.read_sql_query(
+            "SELECT c.id AS comparison_id, c.prompt_id, p.category, ra.model AS model_a,"
+            " rb.model AS model_b, c.is_gold, c.gold_score, c.n_judgments"
+            " FROM comparisons c JOIN prompts p ON p.id = c.prompt_id"
+            " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
+            " WHERE c.study_id = ? ORDER BY c.id",
+            self.conn,
+            params=[s.id],
+        )
+
+    # -- annotators ----------------------------------------------------------------------------
+
+    def add_annotator(
+        self, name: str, *, role: str = "annotator", email: str | None = None
+    ) -> Annotator:
+        if role not in ROLES:
+            raise StoreError(f"role must be one of {ROLES}, not {role!r}")
+        if not name.strip():
+            raise StoreError("an annotator needs a name")
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM annotators WHERE name = ?", [name]).fetchone():
+                raise StoreError(f"an annotator named {name!r} exists already")
+            conn.execute(
+                "INSERT INTO annotators (name, role, email, created_at) VALUES (?, ?, ?, ?)",
+                [name, role, email, now_iso()],
+            )
+        return self.get_annotator(name)
+
+    def ensure_annotator(self, name: str, *, role: str = "annotator") -> Annotator:
+        """The annotator called ``name``, created with ``role`` if new."""
+        try:
+            return self.get_annotator(name)
+        except StoreError:
+            try:
+                return self.add_annotator(name, role=role)
+            except StoreError:  # created meanwhile by another process
+                return self.get_annotator(name)
+
+    def _annotator(self, where: str, value: Any) -> Annotator | None:
+        row = self.conn.execute(
+            f"SELECT id, name, role, email, excluded FROM annotators WHERE {where} = ?", [value]
+        ).fetchone()
+        return None if row is None else Annotator(row[0], row[1], row[2], row[3], bool(row[4]))
+
+    def get_annotator(self, name_or_id: str | int) -> Annotator:
+        found = self._annotator("id" if isinstance(name_or_id, int) else "name", name_or_id)
+        if found is None:
+            raise StoreError(f"no annotator {name_or_id!r}")
+        return found
+
+    def annotator_by_email(self, email: str) -> Annotator | None:
+        return self._annotator("lower(email)", email.strip().lower())
+
+    def annotators(self) -> list[Annotator]:
+        rows = self.conn.execute(
+            "SELECT id, name, role, email, excluded FROM annotators ORDER BY id"
+        ).fetchall()
+        return [Annotator(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def set_excluded(self, name_or_id: str | int, excluded: bool = True) -> None:
+        """Leave an annotator's judgments out of reports and exports; they stay stored."""
+        a = self.get_annotator(name_or_id)
+        with self.transaction() as conn:
+            conn.execute("UPDATE annotators SET excluded = ? WHERE id = ?", [int(excluded), a.id])
+
+    def add_token(self, annotator_id: int, token_hash: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO tokens (token_hash, annotator_id, created_at) VALUES (?, ?, ?)",
+                [token_hash, annotator_id, now_iso()],
+            )
+
+    def annotator_for_token(self, token_hash: str) -> Annotator | None:
+        """The annotator a live (not revoked) token hash belongs to."""
+        row = self.conn.execute(
+            "SELECT annotator_id FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            [token_hash],
+        ).fetchone()
+        return None if row is None else self.get_annotator(int(row[0]))
+
+    def revoke_tokens(self, annotator_id: int) -> int:
+        """Revoke every live token of an annotator; returns how many."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE annotator_id = ? AND revoked_at IS NULL",
+                [now_iso(), annotator_id],
+            )
+        return cursor.rowcount
+
+    def token_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM tokens").fetchone()[0]
+
+    # -- assignment ----------------------------------------------------------------------------
+
+    def next_comparison(
+        self,
+        study: Study,
+        annotator_id: int,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        gold: bool = False,
+        rng: random.Random | None = None,
+        clock: float | None = None,
+    ) -> Assignment | None:
+        """Lease the next comparison for an annotator, or ``None`` when nothing is left for them.
+
+        An annotator's live lease is handed back first, so a reload shows the same item in the same
+        order. Otherwise the first comparison in the study's random order that the annotator has not
+        judged or passed and that still has room: judgments plus other annotators' live leases below
+        the overlap. Picking and leasing happen in one write transaction, so two annotators cannot
+        both take the last slot. ``gold=True`` asks for a gold item (any not yet seen, overlap
+        ignored); when none is left a regular item is given.
+        """
+        rng = rng or random
+        now = time.time() if clock is None else clock
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT l.comparison_id, l.shown_order FROM leases l"
+                " JOIN comparisons c ON c.id = l.comparison_id"
+                " WHERE l.annotator_id = ? AND l.expires_at > ? AND c.study_id = ?"
+                " ORDER BY l.leased_at LIMIT 1",
+                [annotator_id, now, study.id],
+            ).fetchone()
+            if row is not None:
+                comparison_id, shown_order = row
+            else:
+                comparison_id = None
+                if gold:
+                    comparison_id = self._first_open(conn, study, annotator_id, now, gold=True)
+                if comparison_id is None:
+                    comparison_id = self._first_open(conn, study, annotator_id, now, gold=False)
+                if comparison_id is None:
+                    return None
+                shown_order = rng.choice(SHOWN_ORDERS)
+            conn.execute(
+                "INSERT INTO leases (comparison_id, annotator_id, shown_order, leased_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (comparison_id, annotator_id)"
+                " DO UPDATE SET shown_order = excluded.shown_order, leased_at = excluded.leased_at,"
+                " expires_at = excluded.expires_at",
+                [comparison_id, annotator_id, shown_order, now, now + lease_seconds],
+            )
+            return self._assignment(conn, comparison_id, shown_order)
+
+    def _first_open(
+        self, conn: sqlite3.Connection, study: Study, annotator_id: int, now: float, *, gold: bool
+    ) -> int | None:
+        room = (
+            ""
+            if gold
+            else (
+                " AND c.n_judgments + (SELECT count(*) FROM leases l WHERE l.comparison_id = c.id"
+                " AND l.expires_at > :now AND l.annotator_id != :a) < :k"
+            )
+        )
+        row = conn.execute(
+            "SELECT c.id FROM comparisons c"
+            " WHERE c.study_id = :s AND c.is_gold = :gold AND c.is_open >= :open"
+            " AND NOT EXISTS (SELECT 1 FROM judgments j"
+            "   WHERE j.annotator_id = :a AND j.comparison_id = c.id)"
+            " AND NOT EXISTS (SELECT 1 FROM passes p"
+            "   WHERE p.annotator_id = :a AND p.comparison_id = c.id)"
+            + room
+            + " ORDER BY c.sort_key LIMIT 1",
+            {
+                "s": study.id,
+                "gold": int(gold),
+                "open": 0 if gold else 1,
+                "a": annotator_id,
+                "now": now,
+                "k": study.overlap,
+            },
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def _assignment(
+        self, conn: sqlite3.Connection, comparison_id: int, shown_order: str
+    ) -> Assignment:
+        row = conn.execute(
+            "SELECT c.study_id, c.prompt_id, c.is_gold, ra.model, ra.content, rb.model, rb.content"
+            " FROM comparisons c JOIN responses ra ON ra.id = c.response_a"
+            " JOIN responses rb ON rb.id = c.response_b WHERE c.id = ?",
+            [comparison_id],
+        ).fetchone()
+        study_id, prompt_id, is_gold, model_a, text_a, model_b, text_b = row
+        left, right = (text_a, text_b) if shown_order == "AB" else (text_b, text_a)
+        return Assignment(
+            comparison_id=comparison_id,
+            study_id=study_id,
+            prompt=self.get_prompt(prompt_id),
+            shown_order=shown_order,
+            left=left,
+            right=right,
+            model_a=model_a,
+            model_b=model_b,
+            is_gold=bool(is_gold),
+        )
+
+    def release(self, comparison_id: int, annotator_id: int) -> None:
+        """Give a leased comparison back to the pool."""
+        with self.transaction() as conn:
+            conn.execute(
+                "DELETE FROM leases WHERE comparison_id = ? AND annotator_id = ?",
+                [comparison_id, annotator_id],
+            )
+
+    def purge_expired_leases(self, clock: float | None = None) -> int:
+        now = time.time() if clock is None else clock
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM leases WHERE expires_at <= ?", [now]).rowcount
+
+    def record_judgment(
+        self,
+        comparison_id: int,
+        annotator_id: int,
+        *,
+        score: int,
+        shown_order: str,
+        rationale: str = "",
+        seconds: float | None = None,
+    ) -> Recorded:
+        """Store one judgment, at most once per annotator and comparison.
+
+        ``score`` is already oriented to model A (see :func:`pairwise.scales.orient`). A second
+        submit of the same item (double click, rerun, retry after a crash) returns ``duplicate``
+        and changes nothing. A regular comparison that reached its overlap while the annotator's
+        lease had lapsed returns ``full`` and is not stored, so no comparison is judged more often
+        than the study wants.
+        """
+        if shown_order not in SHOWN_ORDERS:
+            raise StoreError(f"shown_order must be 'AB' or 'BA', not {shown_order!r}")
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT s.scale, s.overlap, c.n_judgments, c.is_gold FROM comparisons c"
+                " JOIN studies s ON s.id = c.study_id WHERE c.id = ?",
+                [comparison_id],
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no comparison {comparison_id}")
+            points, overlap, n, is_gold = row
+            try:
+                Scale(points).check(score)
+            except ValueError as e:
+                raise StoreError(str(e)) from None
+            done = conn.execute(
+                "SELECT id FROM judgments WHERE comparison_id = ? AND annotator_id = ?",
+                [comparison_id, annotator_id],
+            ).fetchone()
+            if done is not None:
+                return Recorded("duplicate", done[0])
+            if not is_gold and n >= overlap:
+                self._drop_lease(conn, comparison_id, annotator_id)
+                return Recorded("full")
+            cursor = conn.execute(
+                "INSERT INTO judgments (comparison_id, annotator_id, score, shown_order, rationale,"
+                " seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    comparison_id,
+                    annotator_id,
+                    int(score),
+                    shown_order,
+                    rationale or "",
+                    seconds,
+                    now_iso(),
+                ],
+            )
+            conn.execute(
+                "UPDATE comparisons SET n_judgments = n_judgments + 1,"
+                " is_open = (n_judgments + 1 < ?) WHERE id = ?",
+                [overlap, comparison_id],
+            )
+            self._drop_lease(conn, comparison_id, annotator_id)
+            return Recorded("stored", cursor.lastrowid)
+
+    def record_pass(
+        self, comparison_id: int, annotator_id: int, *, reason: str = "skip", note: str = ""
+    ) -> Recorded:
+        """Skip or flag (``unsafe``, ``broken``, ``unanswerable``) a comparison for this annotator.
+
+        A pass does not count towards the overlap; the annotator is not shown the item again.
+        """
+        if reason not in PASS_REASONS:
+            raise StoreError(f"reason must be one of {PASS_REASONS}, not {reason!r}")
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO passes (comparison_id, annotator_id, reason, note, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (comparison_id, annotator_id) DO NOTHING",
+                [comparison_id, annotator_id, reason, note or "", now_iso()],
+            )
+            self._drop_lease(conn, comparison_id, annotator_id)
+        return Recorded("stored" if cursor.rowcount else "duplicate")
+
+    @staticmethod
+    def _drop_lease(conn: sqlite3.Connection, comparison_id: int, annotator_id: int) -> None:
+        conn.execute(
+            "DELETE FROM leases WHERE comparison_id = ? AND annotator_id = ?",
+            [comparison_id, annotator_id],
+        )
+
+    # -- progress --------------------------------------------------------------------------------
+
+    def study_progress(self, study: Study) -> dict[str, int]:
+        """Done and wanted judgments over the study's regular (non-gold) comparisons."""
+        row = self.conn.execute(
+            "SELECT count(*), coalesce(sum(min(n_judgments, ?)), 0), coalesce(sum(n_judgments), 0)"
+            " FROM comparisons WHERE study_id = ? AND is_gold = 0",
+            [study.overlap, study.id],
+        ).fetchone()
+        comparisons, done, judgments = row
+        complete = self.conn.execute(
+            "SELECT count(*) FROM comparisons WHERE study_id = ? AND is_gold = 0 AND is_open = 0",
+            [study.id],
+        ).fetchone()[0]
+        return {
+            "comparisons": comparisons,
+            "complete": complete,
+            "wanted": comparisons * study.overlap,
+            "done": done,
+            "judgments": judgments,
+        }
+
+    def annotator_progress(self, study: Study, annotator_id: int) -> dict[str, int]:
+        """This annotator's done count, and how many more the study could still give them."""
+        done = self.conn.execute(
+            "SELECT count(*) FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
+            " WHERE j.annotator_id = ? AND c.study_id = ? AND c.is_gold = 0",
+            [annotator_id, study.id],
+        ).fetchone()[0]
+        passed = self.conn.execute(
+            "SELECT count(*) FROM passes p JOIN comparisons c ON c.id = p.comparison_id"
+            " WHERE p.annotator_id = ? AND c.study_id = ?",
+            [annotator_id, study.id],
+        ).fetchone()[0]
+        available = self.conn.execute(
+            "SELECT count(*) FROM comparisons c WHERE c.study_id = ? AND c.is_gold = 0"
+            " AND c.is_open = 1 AND NOT EXISTS (SELECT 1 FROM judgments j"
+            " WHERE j.annotator_id = ? AND j.comparison_id = c.id) AND NOT EXISTS"
+            " (SELECT 1 FROM passes p WHERE p.annotator_id = ? AND p.comparison_id = c.id)",
+            [study.id, annotator_id, annotator_id],
+        ).fetchone()[0]
+        return {"done": done, "passed": passed, "available": available, "total": done + available}
+
+    # -- frames for analysis and export -------------------------------------------------------
+
+    def judgments_frame(
+        self,
+        study: str | int | None = None,
+        *,
+        include_excluded: bool = False,
+        include_gold: bool = True,
+        with_text: bool = False,
+    ) -> pd.DataFrame:
+        """Judgments as the tidy frame described in ``docs/judgments-frame.md``.
+
+        Excluded annotators are left out unless asked for. ``with_text=True`` adds the prompt
+        ``messages`` (JSON) and the two responses' text, for exports.
+        """
+        where, params = [], []
+        if study is not None:
+            where.append("c.study_id = ?")
+            params.append(self.get_study(study).id)
+        if not include_excluded:
+            where.append("a.excluded = 0")
+        if not include_gold:
+            where.append("c.is_gold = 0")
+        text = (
+            ", p.messages, ra.content AS response_a, rb.content AS response_b" if with_text else ""
+        )
+        sql = (
+            "SELECT j.id AS judgment_id, s.name AS study, j.comparison_id, c.prompt_id,"
+            " p.category, p.turns, ra.model AS model_a, rb.model AS model_b, s.scale, j.score,"
+            " j.shown_order, a.name AS annotator, j.seconds, j.created_at, ra.chars AS len_a,"
+            " rb.chars AS len_b, c.is_gold, c.gold_score, j.rationale, a.excluded"
+            + text
+            + " FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
+            " JOIN studies s ON s.id = c.study_id JOIN prompts p ON p.id = c.prompt_id"
+            " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
+            " JOIN annotators a ON a.id = j.annotator_id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY j.id"
+        )
+        frame = pd.read_sql_query(sql, self.conn, params=params)
+        return _tidy(frame)
+
+    def passes_frame(self, study: str | int | None = None) -> pd.DataFrame:
+        """Skips and flags, one row each, with the comparison's models (for admins)."""
+        params: list[Any] = []
+        where = ""
+        if study is not None:
+            where = " WHERE c.study_id = ?"
+            params.append(self.get_study(study).id)
+        return pd.read_sql_query(
+            "SELECT x.id AS pass_id, s.name AS study, x.comparison_id, c.prompt_id,"
+            " ra.model AS model_a, rb.model AS model_b, a.name AS annotator, x.reason, x.note,"
+            " x.created_at FROM passes x JOIN comparisons c ON c.id = x.comparison_id"
+            " JOIN studies s ON s.id = c.study_id JOIN annotators a ON a.id = x.annotator_id"
+            " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
+            + where
+            + " ORDER BY x.id",
+            self.conn,
+            params=params,
+        )
+
+
+_FRAME_TYPES = {
+    "judgment_id": "int64",
+    "comparison_id": "int64",
+    "turns": "int64",
+    "scale": "int64",
+    "score": "int64",
+    "seconds": "float64",
+    "len_a": "int64",
+    "len_b": "int64",
+    "gold_score": "float64",
+}
+
+
+def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give the frame its documented types, and the derived ``outcome`` and ``margin``."""
+    for column, dtype in _FRAME_TYPES.items():
+        frame[column] = frame[column].astype(dtype)
+    for column in ("is_gold", "excluded"):
+        frame[column] = frame[column].astype(bool)
+    score = frame["score"].to_numpy()
+    frame["outcome"] = np.where(score > 0, "win", np.where(score < 0, "loss", "tie")).astype(object)
+    frame["margin"] = frame["score"].abs()
+    frame["rationale"] = frame["rationale"].fillna("")
+    return frame
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split the schema into statements (it holds no semicolons inside literals)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def open_store(path: str | Path | None = None) -> Store:
+    """The store at ``path``, else ``$PAIRWISE_DB``, else ``pairwise.db`` in the working folder."""
+    import os
+
+    return Store(path or os.environ.get("PAIRWISE_DB") or "pairwise.db")
