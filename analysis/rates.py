@@ -1,0 +1,181 @@
+"""Win / tie / loss rates per model pair, with 95% intervals and a sign test.
+
+The headline numbers of a human evaluation, as the Llama 2 report shows them: for each pair, how
+often model A won, tied and lost, and "win + ½ tie" (ties split evenly), each with an interval.
+
+Intervals follow the data's design. When each prompt of a pair has one judgment, judgments are
+independent and the Wilson interval is exact enough and instant. When several annotators judged the
+same prompt, their judgments are correlated and treating them as independent would make intervals
+too narrow; the interval then comes from a bootstrap that resamples prompts (see ``intervals``).
+The p-value is a sign test over prompts, which is the sign test on non-tied judgments when each
+prompt has one judgment, and stays valid when it has several.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .frame import (
+    PAIR,
+    PAIR_AND_PROMPT,
+    canonical_pairs,
+    outcome_signs,
+    require_columns,
+    require_outcomes,
+)
+from .intervals import (
+    bootstrapped_pairs,
+    check_settings,
+    cluster_bootstrap_intervals,
+    method_columns,
+    sign_test,
+    wilson_interval,
+)
+
+Method = Literal["auto", "wilson", "cluster_bootstrap"]
+COUNTS = ["wins", "ties", "losses"]
+RATES = ["win_rate", "tie_rate", "loss_rate", "win_half_tie_rate"]
+# Columns that describe the prompt rather than the judgment; the majority view keeps them.
+PROMPT_COLUMNS = ("category", "turns")
+
+
+def prompt_outcome_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Wins, ties and losses for model A per pair and prompt: the unit intervals resample.
+
+    Pairs are in canonical orientation (see ``frame.canonical_pairs``); rows are sorted by model A,
+    model B and prompt. Category and turns are kept when the frame has them.
+    """
+    require_columns(frame, PAIR_AND_PROMPT, needed_by="prompt_outcome_counts")
+    require_outcomes(frame, needed_by="prompt_outcome_counts")
+    oriented = canonical_pairs(frame)
+    signs = outcome_signs(oriented)
+    carried = [column for column in PROMPT_COLUMNS if column in frame.columns]
+    table = oriented[PAIR_AND_PROMPT + carried].assign(
+        wins=signs == 1, ties=signs == 0, losses=signs == -1
+    )
+    aggregations = {column: "sum" for column in COUNTS} | {column: "first" for column in carried}
+    counts = table.groupby(PAIR_AND_PROMPT, sort=True, observed=True).agg(aggregations)
+    counts[COUNTS] = counts[COUNTS].astype(np.int64)
+    return counts.reset_index()
+
+
+def pair_rates(
+    frame: pd.DataFrame,
+    *,
+    method: Method = "auto",
+    rounds: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Win, tie, loss and win + ½ tie rates of model A per pair, with intervals and a p-value.
+
+    ``method="auto"`` picks Wilson intervals for a pair whose prompts each have exactly one
+    judgment and a cluster bootstrap over prompts (``rounds`` rounds, seeded by ``seed`` and the
+    pair's names) otherwise; ``"wilson"`` or ``"cluster_bootstrap"`` forces one. With Wilson, the
+    win + ½ tie interval is the Wilson interval of wins + ties/2 out of n: a half-tie score varies
+    less than a win/loss coin with the same mean, so that interval is conservative. ``p_value`` is
+    the two-sided sign test over prompts that lean one way (more wins than losses, or fewer).
+    The ``method``, ``rounds`` and ``seed`` columns record how each row's intervals were made.
+    """
+    check_settings(method, rounds, seed, confidence)
+    counts = prompt_outcome_counts(frame)
+    return _rates_from_prompt_counts(counts, method, rounds, seed, confidence)
+
+
+def majority_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
+    """One outcome per pair and prompt: the one most of its annotators chose.
+
+    The per-prompt view of a study with several annotators per item, as reported next to the
+    per-judgment rates. An outcome wins the vote when it has more votes than each other outcome;
+    a prompt without one (one win, one tie and one loss; or as many wins as losses) counts as a
+    tie, since its annotators did not settle on a winner. Columns: model_a, model_b, prompt_id,
+    category and turns when present, votes, score (+1 / 0 / -1) and outcome. Pass the result to
+    ``pair_rates`` for majority rates with Wilson intervals.
+    """
+    counts = prompt_outcome_counts(frame)
+    votes = counts[COUNTS].to_numpy()
+    top = votes.max(axis=1)
+    settled = (votes == top[:, None]).sum(axis=1) == 1
+    signs = np.where(settled, np.array([1, 0, -1])[votes.argmax(axis=1)], 0)
+    majority = counts.drop(columns=COUNTS)
+    majority["votes"] = votes.sum(axis=1)
+    majority["score"] = signs
+    majority["outcome"] = np.array(["loss", "tie", "win"])[signs + 1]
+    return majority
+
+
+def orient_rates(rates: pd.DataFrame, model: str) -> pd.DataFrame:
+    """``rates`` (from ``pair_rates``) with ``model`` as model A in each row that involves it.
+
+    Turning a pair around swaps wins and losses and their rates and intervals, and mirrors
+    win + ½ tie around one half; ties, n and the two-sided p-value stay.
+    """
+    require_columns(rates, PAIR + COUNTS + RATES, needed_by="orient_rates")
+    turn = pd.Series(rates["model_b"] == model, index=rates.index)
+    out = rates.copy()
+    swaps = [("model_a", "model_b"), ("wins", "losses")]
+    swaps += [(f"win_rate{end}", f"loss_rate{end}") for end in ("", "_ci_low", "_ci_high")]
+    for left, right in swaps:
+        out[left] = rates[left].where(~turn, rates[right])
+        out[right] = rates[right].where(~turn, rates[left])
+    half = "win_half_tie_rate"
+    mirrored = {
+        half: half,
+        f"{half}_ci_low": f"{half}_ci_high",
+        f"{half}_ci_high": f"{half}_ci_low",
+    }
+    for target, source in mirrored.items():
+        if source in rates.columns:
+            out[target] = rates[target].where(~turn, 1 - rates[source])
+    return out
+
+
+def _rates_from_prompt_counts(
+    counts: pd.DataFrame, method: Method, rounds: int, seed: int, confidence: float
+) -> pd.DataFrame:
+    leaning = counts[PAIR + COUNTS].assign(
+        prompts_for_a=counts["wins"] > counts["losses"],
+        prompts_for_b=counts["wins"] < counts["losses"],
+    )
+    pairs = leaning.groupby(PAIR, sort=True, observed=True)
+    sums = pairs.sum()
+    result = pd.DataFrame(index=sums.index)
+    result["n"] = sums[COUNTS].sum(axis=1).astype(np.int64)
+    result["n_prompts"] = pairs.size()
+    result[COUNTS] = sums[COUNTS]
+
+    totals = sums[COUNTS].to_numpy(dtype=float)
+    n = totals.sum(axis=1)
+    successes = np.column_stack([totals, totals[:, 0] + totals[:, 1] / 2])
+    low, high = wilson_interval(successes, n[:, None], confidence)
+    bootstrapped = bootstrapped_pairs(method, result["n"], result["n_prompts"])
+    boot_low, boot_high = cluster_bootstrap_intervals(
+        counts[COUNTS].to_numpy(),
+        result["n_prompts"].to_numpy(),
+        result.index,
+        bootstrapped,
+        _rates_of_totals,
+        rounds=rounds,
+        seed=seed,
+        confidence=confidence,
+    )
+    low[bootstrapped], high[bootstrapped] = boot_low[bootstrapped], boot_high[bootstrapped]
+
+    for column, rate in enumerate(RATES):
+        result[rate] = successes[:, column] / n
+        result[f"{rate}_ci_low"] = low[:, column]
+        result[f"{rate}_ci_high"] = high[:, column]
+    for_a = sums["prompts_for_a"].to_numpy()
+    result["p_value"] = sign_test(for_a, for_a + sums["prompts_for_b"].to_numpy())
+    for column, values in method_columns(bootstrapped, "wilson", rounds, seed).items():
+        result[column] = values
+    return result.reset_index()
+
+
+def _rates_of_totals(totals: np.ndarray) -> np.ndarray:
+    """The four rates from rows of (wins, ties, losses) totals."""
+    wins, ties, losses = totals.T.astype(float)
+    return np.column_stack([wins, ties, losses, wins + ties / 2]) / (wins + ties + losses)[:, None]
