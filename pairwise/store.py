@@ -377,8 +377,14 @@ class Store:
                 inserted += 1
         return inserted, unchanged
 
-    def prompt_ids(self) -> set[str]:
-        return {r[0] for r in self.conn.execute("SELECT id FROM prompts")}
+    def prompt_ids(self, categories: Iterable[str] | None = None) -> set[str]:
+        """Every stored prompt id, or those in ``categories``."""
+        rows = self.conn.execute("SELECT id, category FROM prompts")
+        wanted = None if categories is None else set(categories)
+        return {r[0] for r in rows if wanted is None or r[1] in wanted}
+
+    def categories(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT category FROM prompts ORDER BY 1")]
 
     def get_prompt(self, prompt_id: str) -> Prompt:
         row = self.conn.execute(
@@ -452,15 +458,7 @@ class Store:
                 ],
             )
             study_id = cursor.lastrowid
-            rows = []
-            for a, b in pairs:
-                found = conn.execute(
-                    "SELECT ra.prompt_id, ra.id, rb.id FROM responses ra"
-                    " JOIN responses rb ON rb.prompt_id = ra.prompt_id AND rb.model = ?"
-                    " WHERE ra.model = ? ORDER BY ra.prompt_id",
-                    [b, a],
-                ).fetchall()
-                rows.extend(r for r in found if wanted is None or r[0] in wanted)
+            rows = self._pair_rows(pairs, wanted)
             if not rows:
                 raise StoreError("no prompt has responses from both models of any pair")
             keys = rng.sample(range(len(rows) * 4), len(rows))
@@ -470,6 +468,27 @@ class Store:
                 [(study_id, p, ra, rb, k) for (p, ra, rb), k in zip(rows, keys, strict=True)],
             )
         return self.get_study(name)
+
+    def _pair_rows(
+        self, pairs: Sequence[tuple[str, str]], prompt_ids: set[str] | None
+    ) -> list[tuple[str, int, int]]:
+        """``(prompt_id, response_a, response_b)`` for each prompt both models of a pair answered."""
+        rows = []
+        for a, b in pairs:
+            found = self.conn.execute(
+                "SELECT ra.prompt_id, ra.id, rb.id FROM responses ra"
+                " JOIN responses rb ON rb.prompt_id = ra.prompt_id AND rb.model = ?"
+                " WHERE ra.model = ? ORDER BY ra.prompt_id",
+                [b, a],
+            ).fetchall()
+            rows.extend(r for r in found if prompt_ids is None or r[0] in prompt_ids)
+        return rows
+
+    def count_comparisons(
+        self, pairs: Sequence[tuple[str, str]], prompt_ids: Iterable[str] | None = None
+    ) -> int:
+        """How many comparisons :meth:`create_study` would make, to show before creating."""
+        return len(self._pair_rows(pairs, None if prompt_ids is None else set(prompt_ids)))
 
     def _study_from_row(self, row: sqlite3.Row | tuple) -> Study:
         return Study(
@@ -649,6 +668,19 @@ class Store:
     def token_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM tokens").fetchone()[0]
 
+    def annotators_frame(self) -> pd.DataFrame:
+        """Annotators with their live and revoked invite tokens and judgment counts: the people list."""
+        return pd.read_sql_query(
+            "SELECT a.id, a.name, a.role, a.email, a.excluded,"
+            " (SELECT count(*) FROM tokens t WHERE t.annotator_id = a.id"
+            "   AND t.revoked_at IS NULL) AS live_tokens,"
+            " (SELECT count(*) FROM tokens t WHERE t.annotator_id = a.id"
+            "   AND t.revoked_at IS NOT NULL) AS revoked_tokens,"
+            " (SELECT count(*) FROM judgments j WHERE j.annotator_id = a.id) AS judgments,"
+            " a.created_at FROM annotators a ORDER BY a.id",
+            self.conn,
+        ).astype({"excluded": bool})
+
     # -- assignment ----------------------------------------------------------------------------
 
     def next_comparison(
@@ -657,7 +689,7 @@ class Store:
         annotator_id: int,
         *,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
-        gold: bool = False,
+        gold: bool | None = None,
         rng: random.Random | None = None,
         clock: float | None = None,
     ) -> Assignment | None:
@@ -668,7 +700,8 @@ class Store:
         judged or passed and that still has room: judgments plus other annotators' live leases below
         the overlap. Picking and leasing happen in one write transaction, so two annotators cannot
         both take the last slot. ``gold=True`` asks for a gold item (any not yet seen, overlap
-        ignored); when none is left a regular item is given.
+        ignored); when none is left a regular item is given. By default (``gold=None``) a new item
+        is a gold one with the study's ``gold_rate``, drawn from ``rng``.
         """
         rng = rng or random
         now = time.time() if clock is None else clock
@@ -684,6 +717,8 @@ class Store:
                 comparison_id, shown_order = row
             else:
                 comparison_id = None
+                if gold is None:
+                    gold = study.gold_rate > 0 and rng.random() < study.gold_rate
                 if gold:
                     comparison_id = self._first_open(conn, study, annotator_id, now, gold=True)
                 if comparison_id is None:
