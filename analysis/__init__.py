@@ -3,8 +3,24 @@
 No SQL and no Streamlit here: every function takes the tidy one-row-per-judgment frame described in
 ``docs/judgments-frame.md`` (from ``Store.judgments_frame()`` or any table with those columns), so
 the numbers can be reproduced on data that never touched the app.
+
+- ``frame``: column checks, outcomes from scores, one orientation per model pair.
+- ``rates``: win / tie / loss and win + ½ tie rates per pair, intervals, sign test, majority view.
+- ``graded``: mean scores, the spread over the scale, and how scale points map to outcomes.
+- ``bias``: position and length preferences, per-annotator tie and left-side habits.
+- ``breakdown``: any pair report per category or for single- versus multi-turn prompts.
+- ``intervals``: Wilson, sign test and the cluster bootstrap the reports share.
+- ``simulate``: judgments with known strengths and biases, for tests and benchmarks.
 """
 
+from .bias import (
+    Preference,
+    annotator_summary,
+    length_buckets,
+    length_preference,
+    position_preference,
+)
+from .breakdown import breakdown, rates_by_category, rates_by_turns, with_turn_kind
 from .frame import (
     canonical_pairs,
     normalize_judgments,
@@ -13,22 +29,37 @@ from .frame import (
     outcome_signs,
     require_columns,
 )
+from .graded import mean_scores, outcome_mapping, score_distribution
 from .rates import majority_outcomes, orient_rates, pair_rates, prompt_outcome_counts
 from .simulate import simulate_judgments
 
-# --- ratings and agreement exports ---
-# --- end ratings and agreement exports ---
+# --- ratings and agreement imports: `from .ratings import ...`, `from .agreement import ...` ---
+# --- end ratings and agreement imports ---
 
 __all__ = [
+    "Preference",
+    "annotator_summary",
+    "breakdown",
     "canonical_pairs",
+    "length_buckets",
+    "length_preference",
     "majority_outcomes",
+    "mean_scores",
     "normalize_judgments",
     "orient_judgments",
     "orient_rates",
     "outcome_from_score",
+    "outcome_mapping",
     "outcome_signs",
     "pair_rates",
+    "position_preference",
     "prompt_outcome_counts",
+    "rates_by_category",
+    "rates_by_turns",
     "require_columns",
+    "score_distribution",
     "simulate_judgments",
+    "with_turn_kind",
+    # --- ratings and agreement names ---
+    # --- end ratings and agreement names ---
 ]

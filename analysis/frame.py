@@ -66,7 +66,7 @@ def outcome_signs(frame: pd.DataFrame) -> np.ndarray:
         if disagree.size:
             at = disagree[0]
             raise ValueError(
-                f"{_row_name(frame, at)}: outcome {frame['outcome'].iloc[at]!r} disagrees with "
+                f"{describe_row(frame, at)}: outcome {frame['outcome'].iloc[at]!r} disagrees with "
                 f"score {frame['score'].iloc[at]!r} (the outcome is the sign of the score)"
             )
     return from_score
@@ -102,16 +102,16 @@ def canonical_pairs(frame: pd.DataFrame) -> pd.DataFrame:
     code_a, code_b = codes[: len(frame)], codes[len(frame) :]
     unnamed = np.flatnonzero((code_a < 0) | (code_b < 0))
     if unnamed.size:
-        raise ValueError(f"{_row_name(frame, unnamed[0])}: model_a or model_b is missing")
+        raise ValueError(f"{describe_row(frame, unnamed[0])}: model_a or model_b is missing")
     same = np.flatnonzero(code_a == code_b)
     if same.size:
         raise ValueError(
-            f"{_row_name(frame, same[0])}: model_a and model_b are both "
+            f"{describe_row(frame, same[0])}: model_a and model_b are both "
             f"{frame['model_a'].iloc[same[0]]!r}; a comparison needs two different models"
         )
     forward = code_a < code_b
     pair_index, _ = pd.factorize(
-        np.minimum(code_a, code_b) * (codes.max() + 1) + np.maximum(code_a, code_b)
+        np.minimum(code_a, code_b) * (codes.max(initial=0) + 1) + np.maximum(code_a, code_b)
     )
     counts = np.bincount(pair_index, minlength=pair_index.max(initial=-1) + 1)
     forward_counts = np.bincount(pair_index, weights=forward, minlength=counts.size)
@@ -156,7 +156,7 @@ def _checked_scores(score: pd.Series, frame: pd.DataFrame | None = None) -> np.n
     values = score.to_numpy(dtype=float, na_value=np.nan)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        where = f"row {score.index[bad[0]]!r}" if frame is None else _row_name(frame, bad[0])
+        where = f"row {score.index[bad[0]]!r}" if frame is None else describe_row(frame, bad[0])
         raise ValueError(f"{where}: score is missing or not finite")
     return values
 
@@ -168,17 +168,17 @@ def _signs_from_outcome(frame: pd.DataFrame) -> np.ndarray:
         if label not in OUTCOME_SIGNS:
             at = int(np.flatnonzero(frame["outcome"].to_numpy() == label)[0])
             raise ValueError(
-                f"{_row_name(frame, at)}: outcome {label!r} is not one of {', '.join(OUTCOMES)}"
+                f"{describe_row(frame, at)}: outcome {label!r} is not one of {', '.join(OUTCOMES)}"
             )
         label_signs.append(OUTCOME_SIGNS[label])
     missing = np.flatnonzero(codes < 0)
     if missing.size:
-        raise ValueError(f"{_row_name(frame, missing[0])}: outcome is missing")
+        raise ValueError(f"{describe_row(frame, missing[0])}: outcome is missing")
     return np.asarray(label_signs, dtype=np.int8)[codes]
 
 
-def _row_name(frame: pd.DataFrame, position: int) -> str:
-    """How an error names a judgment: its ``judgment_id`` when it has one, else its row label."""
+def describe_row(frame: pd.DataFrame, position: int) -> str:
+    """How an error names the judgment at ``position``: its ``judgment_id``, else its row label."""
     if "judgment_id" in frame.columns:
         return f"judgment_id {frame['judgment_id'].iloc[position]!r}"
     return f"row {frame.index[position]!r}"

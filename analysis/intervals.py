@@ -17,8 +17,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-METHODS = ("auto", "wilson", "cluster_bootstrap")
-
 
 def z_value(confidence: float) -> float:
     """The two-sided normal quantile for ``confidence`` (1.96 for 0.95)."""
@@ -121,10 +119,16 @@ def cluster_bootstrap_intervals(
     return low, high
 
 
-def check_settings(method: str, rounds: int, seed: int, confidence: float) -> None:
-    """Raise a ``ValueError`` naming the first unusable interval setting, before any work."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+def check_settings(
+    method: str, rounds: int, seed: int, confidence: float, *, closed_form: str = "wilson"
+) -> None:
+    """Raise a ``ValueError`` naming the first unusable interval setting, before any work.
+
+    ``method`` may be ``"auto"``, ``"cluster_bootstrap"`` or the function's ``closed_form``.
+    """
+    methods = ("auto", closed_form, "cluster_bootstrap")
+    if method not in methods:
+        raise ValueError(f"method must be one of {', '.join(methods)}, not {method!r}")
     check_rounds(rounds)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
@@ -132,11 +136,10 @@ def check_settings(method: str, rounds: int, seed: int, confidence: float) -> No
 
 
 def bootstrapped_pairs(method: str, judgments: np.ndarray, prompts: np.ndarray) -> np.ndarray:
-    """Which pairs get a cluster bootstrap: all, none, or (``"auto"``) those where some prompt
-    has more than one judgment, so that judgments are not independent."""
-    if method == "auto":
-        return np.asarray(judgments) != np.asarray(prompts)
-    return np.full(len(judgments), method == "cluster_bootstrap")
+    """Which pairs get a cluster bootstrap: all when forced, and with ``"auto"`` those where some
+    prompt has more than one judgment, so that judgments are not independent."""
+    forced = np.full(len(judgments), method == "cluster_bootstrap")
+    return forced | ((method == "auto") & (np.asarray(judgments) != np.asarray(prompts)))
 
 
 def method_columns(
