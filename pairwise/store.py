@@ -219,6 +219,22 @@ class Recorded:
         return self.status == "stored"
 
 
+@dataclass(frozen=True)
+class ImportedJudgment:
+    """A judgment made outside the app, ready for :meth:`Store.add_judgments`.
+
+    ``score`` is oriented to the comparison's model A; ``created_at`` defaults to the import time.
+    """
+
+    comparison_id: int
+    annotator_id: int
+    score: int
+    shown_order: str = "AB"
+    rationale: str = ""
+    seconds: float | None = None
+    created_at: str | None = None
+
+
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
 
@@ -422,11 +438,7 @@ class Store:
         shown (that is drawn per annotator). Comparisons are handed out in a random order drawn
         from ``seed``.
         """
-        Scale(scale)
-        if overlap < 1:
-            raise StoreError("overlap must be at least 1")
-        if not 0 <= gold_rate <= 1:
-            raise StoreError("gold_rate must lie between 0 and 1")
+        _check_study_settings(scale, overlap, gold_rate)
         if not pairs:
             raise StoreError("a study needs at least one model pair")
         models = sorted({m for pair in pairs for m in pair})
@@ -440,24 +452,16 @@ class Store:
         wanted = None if prompt_ids is None else set(prompt_ids)
         rng = random.Random(seed)
         with self.transaction() as conn:
-            if conn.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
-                raise StoreError(f"a study named {name!r} exists already")
-            cursor = conn.execute(
-                "INSERT INTO studies (name, question, guidelines, scale, overlap, models, pair_plan,"
-                " gold_rate, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    name,
-                    question,
-                    guidelines,
-                    scale,
-                    overlap,
-                    json.dumps(models),
-                    json.dumps(pair_plan or {"kind": "list", "pairs": [list(p) for p in pairs]}),
-                    gold_rate,
-                    now_iso(),
-                ],
+            study_id = self._insert_study(
+                name,
+                question=question,
+                guidelines=guidelines,
+                scale=scale,
+                overlap=overlap,
+                models=models,
+                pair_plan=pair_plan or {"kind": "list", "pairs": [list(p) for p in pairs]},
+                gold_rate=gold_rate,
             )
-            study_id = cursor.lastrowid
             rows = self._pair_rows(pairs, wanted)
             if not rows:
                 raise StoreError("no prompt has responses from both models of any pair")
@@ -468,6 +472,38 @@ class Store:
                 [(study_id, p, ra, rb, k) for (p, ra, rb), k in zip(rows, keys, strict=True)],
             )
         return self.get_study(name)
+
+    def _insert_study(
+        self,
+        name: str,
+        *,
+        question: str,
+        guidelines: str,
+        scale: int,
+        overlap: int,
+        models: Sequence[str],
+        pair_plan: dict[str, Any],
+        gold_rate: float,
+    ) -> int:
+        """Insert the study row (inside the caller's transaction); a taken name is refused."""
+        if self.conn.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
+            raise StoreError(f"a study named {name!r} exists already")
+        cursor = self.conn.execute(
+            "INSERT INTO studies (name, question, guidelines, scale, overlap, models, pair_plan,"
+            " gold_rate, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                name,
+                question,
+                guidelines,
+                scale,
+                overlap,
+                json.dumps(list(models)),
+                json.dumps(pair_plan),
+                gold_rate,
+                now_iso(),
+            ],
+        )
+        return cursor.lastrowid
 
     def _pair_rows(
         self, pairs: Sequence[tuple[str, str]], prompt_ids: set[str] | None
@@ -890,6 +926,174 @@ class Store:
             [comparison_id, annotator_id],
         )
 
+    # -- judgments made elsewhere ---------------------------------------------------------------
+
+    def response_hashes(self) -> dict[tuple[str, str], str]:
+        """``(prompt_id, model)`` to the content hash of every stored response.
+
+        An import checks a whole file against it before writing, so that it can report every
+        conflicting duplicate with its line instead of stopping at the first.
+        """
+        rows = self.conn.execute("SELECT prompt_id, model, content_hash FROM responses")
+        return {(p, m): h for p, m, h in rows}
+
+    def add_study(
+        self,
+        name: str,
+        *,
+        scale: int,
+        overlap: int,
+        models: Sequence[str],
+        pair_plan: dict[str, Any],
+        question: str = "Which response is better?",
+        guidelines: str = "",
+        gold_rate: float = 0.0,
+    ) -> Study:
+        """Register a study without generating comparisons.
+
+        For judgments made elsewhere, whose comparisons are the judged ones
+        (:meth:`add_comparisons`), not every prompt that both models answered.
+        """
+        _check_study_settings(scale, overlap, gold_rate)
+        with self.transaction():
+            study_id = self._insert_study(
+                name,
+                question=question,
+                guidelines=guidelines,
+                scale=scale,
+                overlap=overlap,
+                models=sorted(set(models)),
+                pair_plan=pair_plan,
+                gold_rate=gold_rate,
+            )
+        return self.get_study(study_id)
+
+    def add_comparisons(
+        self, study_id: int, items: Iterable[tuple[str, str, str]], *, seed: int | None = None
+    ) -> list[tuple[int, bool]]:
+        """Find or create the comparison for each ``(prompt_id, model_a, model_b)`` of a study.
+
+        Returns ``(comparison_id, flipped)`` per item; ``flipped`` is true when the study holds the
+        two responses the other way round, so that the caller can orient its scores to the stored
+        model A (one comparison per pair and prompt, whatever order the records name them in).
+        New models join the study's model list.
+        """
+        rng = random.Random(seed)
+        out: list[tuple[int, bool]] = []
+        with self.transaction() as conn:
+            study = self.get_study(study_id)
+            models = set(study.models)
+            for prompt_id, model_a, model_b in items:
+                ra, rb = (self._response_id(prompt_id, m) for m in (model_a, model_b))
+                found = None
+                for first, second, flipped in ((ra, rb, False), (rb, ra, True)):
+                    row = conn.execute(
+                        "SELECT id FROM comparisons"
+                        " WHERE study_id = ? AND response_a = ? AND response_b = ?",
+                        [study_id, first, second],
+                    ).fetchone()
+                    if row is not None:
+                        found = (row[0], flipped)
+                        break
+                if found is None:
+                    cursor = conn.execute(
+                        "INSERT INTO comparisons (study_id, prompt_id, response_a, response_b,"
+                        " sort_key) VALUES (?, ?, ?, ?, ?)",
+                        [study_id, prompt_id, ra, rb, rng.randrange(2**31)],
+                    )
+                    found = (cursor.lastrowid, False)
+                    models.update((model_a, model_b))
+                out.append(found)
+            if models != set(study.models):
+                conn.execute(
+                    "UPDATE studies SET models = ? WHERE id = ?",
+                    [json.dumps(sorted(models)), study_id],
+                )
+        return out
+
+    def _response_id(self, prompt_id: str, model: str) -> int:
+        row = self.conn.execute(
+            "SELECT id FROM responses WHERE prompt_id = ? AND model = ?", [prompt_id, model]
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no response of {model!r} to prompt {prompt_id!r}")
+        return row[0]
+
+    def stored_scores(self, study_id: int) -> dict[tuple[int, int], tuple[int, str]]:
+        """``(comparison_id, annotator_id)`` to ``(score, shown_order)`` for a study's judgments."""
+        rows = self.conn.execute(
+            "SELECT j.comparison_id, j.annotator_id, j.score, j.shown_order FROM judgments j"
+            " JOIN comparisons c ON c.id = j.comparison_id WHERE c.study_id = ?",
+            [study_id],
+        )
+        return {(c, a): (s, o) for c, a, s, o in rows}
+
+    def add_judgments(self, judgments: Iterable[ImportedJudgment]) -> tuple[int, int]:
+        """Insert judgments made elsewhere; returns ``(inserted, unchanged)``.
+
+        Unlike :meth:`record_judgment` the overlap is not enforced: outside data may hold more
+        judgments per comparison than the study wants. A judgment already stored for the same
+        comparison and annotator with the same score and order is unchanged; with another one it
+        raises :class:`DuplicateConflict`. Comparisons' counts are recomputed.
+        """
+        inserted = unchanged = 0
+        touched: set[int] = set()
+        scales: dict[int, Scale] = {}
+        with self.transaction() as conn:
+            for j in judgments:
+                if j.comparison_id not in scales:
+                    row = conn.execute(
+                        "SELECT s.scale FROM comparisons c JOIN studies s ON s.id = c.study_id"
+                        " WHERE c.id = ?",
+                        [j.comparison_id],
+                    ).fetchone()
+                    if row is None:
+                        raise StoreError(f"no comparison {j.comparison_id}")
+                    scales[j.comparison_id] = Scale(row[0])
+                try:
+                    scales[j.comparison_id].check(j.score)
+                except ValueError as e:
+                    raise StoreError(str(e)) from None
+                if j.shown_order not in SHOWN_ORDERS:
+                    raise StoreError(f"shown_order must be 'AB' or 'BA', not {j.shown_order!r}")
+                old = conn.execute(
+                    "SELECT score, shown_order FROM judgments"
+                    " WHERE comparison_id = ? AND annotator_id = ?",
+                    [j.comparison_id, j.annotator_id],
+                ).fetchone()
+                if old is not None:
+                    if tuple(old) != (j.score, j.shown_order):
+                        raise DuplicateConflict(
+                            f"annotator {j.annotator_id} already judged comparison"
+                            f" {j.comparison_id} differently"
+                        )
+                    unchanged += 1
+                    continue
+                conn.execute(
+                    "INSERT INTO judgments (comparison_id, annotator_id, score, shown_order,"
+                    " rationale, seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        j.comparison_id,
+                        j.annotator_id,
+                        int(j.score),
+                        j.shown_order,
+                        j.rationale,
+                        j.seconds,
+                        j.created_at or now_iso(),
+                    ],
+                )
+                touched.add(j.comparison_id)
+                inserted += 1
+            conn.executemany(
+                "UPDATE comparisons SET"
+                " n_judgments = (SELECT count(*) FROM judgments j WHERE j.comparison_id = :c),"
+                " is_open = (SELECT count(*) FROM judgments j WHERE j.comparison_id = :c)"
+                "   < (SELECT s.overlap FROM studies s WHERE s.id = comparisons.study_id)"
+                " WHERE id = :c",
+                [{"c": c} for c in sorted(touched)],
+            )
+        return inserted, unchanged
+
     # -- progress --------------------------------------------------------------------------------
 
     def study_progress(self, study: Study) -> dict[str, int]:
@@ -994,6 +1198,28 @@ class Store:
             params=params,
         )
 
+    def comparison_texts(self, study: str | int | None = None) -> pd.DataFrame:
+        """The text of every judged comparison: prompt ``messages`` (JSON) and both responses.
+
+        One row per comparison rather than per judgment, so that an export of a million judgments
+        reads and holds each text once and joins it on ``comparison_id``.
+        """
+        params: list[Any] = []
+        where = ""
+        if study is not None:
+            where = " AND c.study_id = ?"
+            params.append(self.get_study(study).id)
+        return pd.read_sql_query(
+            "SELECT c.id AS comparison_id, c.prompt_id, p.messages, ra.content AS response_a,"
+            " rb.content AS response_b FROM comparisons c JOIN prompts p ON p.id = c.prompt_id"
+            " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
+            " WHERE EXISTS (SELECT 1 FROM judgments j WHERE j.comparison_id = c.id)"
+            + where
+            + " ORDER BY c.id",
+            self.conn,
+            params=params,
+        )
+
 
 _FRAME_TYPES = {
     "judgment_id": "int64",
@@ -1019,6 +1245,14 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     frame["margin"] = frame["score"].abs()
     frame["rationale"] = frame["rationale"].fillna("")
     return frame
+
+
+def _check_study_settings(scale: int, overlap: int, gold_rate: float) -> None:
+    Scale(scale)
+    if overlap < 1:
+        raise StoreError("overlap must be at least 1")
+    if not 0 <= gold_rate <= 1:
+        raise StoreError("gold_rate must lie between 0 and 1")
 
 
 def _split_sql(script: str) -> list[str]:
