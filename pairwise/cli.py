@@ -1,0 +1,280 @@
+"""The ``pairwise`` command line: a thin layer over the library, for terminals and scripts.
+
+Each command parses its options, calls the library and prints a short summary. Problems a user
+can fix (a bad file, an unknown study, a locked database) print ``Error: <message>`` and exit
+with status 1, never a traceback; ``PAIRWISE_DEBUG=1`` shows the traceback of an unexpected one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .demo import ensure_demo
+from .ingest import (
+    IngestError,
+    StudySpec,
+    create_study,
+    import_judgments,
+    import_prompts,
+    import_responses,
+    read_prompt_ids,
+)
+from .store import Store, StoreError, Study
+
+USER_ERRORS = (IngestError, StoreError, ValueError, OSError, sqlite3.Error)
+
+
+class _Group(click.Group):
+    """A group that reports library errors as ``Error: ...`` (exit status 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except USER_ERRORS as e:
+            raise click.ClickException(str(e)) from None
+        except Exception as e:
+            if os.environ.get("PAIRWISE_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"unexpected {type(e).__name__}: {e} (PAIRWISE_DEBUG=1 shows the traceback)"
+            ) from None
+
+
+class App:
+    """What every command shares: the database path, and the store opened on first use."""
+
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            try:
+                self._store = Store(self.db)
+            except sqlite3.Error as e:
+                raise click.ClickException(f"cannot open the database {self.db}: {e}") from None
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def pass_store(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the store as its first argument."""
+
+    @click.pass_obj
+    @functools.wraps(command)
+    def wrapper(app: App, *args: Any, **kwargs: Any) -> Any:
+        return command(app.store, *args, **kwargs)
+
+    return wrapper
+
+
+@click.group(cls=_Group)
+@click.option(
+    "--db",
+    envvar="PAIRWISE_DB",
+    default="pairwise.db",
+    show_default=True,
+    help="The SQLite database file (default: $PAIRWISE_DB, else pairwise.db).",
+)
+@click.version_option(package_name="pairwise")
+@click.pass_context
+def main(ctx: click.Context, db: str) -> None:
+    """Human preference annotation of LLM responses, and win-rate reporting."""
+    app = App(db)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Seed the demo study if the database has none.")
+@click.pass_obj
+def init(app: App, demo: bool) -> None:
+    """Create the database schema (safe to run again)."""
+    store = app.store
+    click.echo(f"{app.db}: schema version {store.schema_version}")
+    if demo:
+        study = ensure_demo(store)
+        if study is None:
+            click.echo("The database has a study already; the demo was not seeded.")
+        else:
+            click.echo(f"Seeded the demo study {study.name!r}: {_progress_line(store, study)}")
+
+
+# -- import ----------------------------------------------------------------------------------------
+
+
+@main.group("import")
+def import_() -> None:
+    """Import prompts, responses and judgments (JSONL, JSON or CSV; see pairwise.ingest)."""
+
+
+@import_.command("prompts")
+@click.argument("file")
+@pass_store
+def import_prompts_command(store: Store, file: str) -> None:
+    """Import prompts: id, category, prompt or messages, tags."""
+    click.echo(import_prompts(store, file))
+
+
+@import_.command("responses")
+@click.argument("file")
+@pass_store
+def import_responses_command(store: Store, file: str) -> None:
+    """Import responses (prompt_id, model, response) or an AlpacaEval model_outputs.json."""
+    click.echo(import_responses(store, file))
+
+
+@import_.command("judgments")
+@click.argument("file")
+@click.option("--study", help="Put every judgment in this study (default: from the records).")
+@pass_store
+def import_judgments_command(store: Store, file: str, study: str | None) -> None:
+    """Import judgments: Chatbot Arena / MT-Bench records, or our own judgments frame."""
+    click.echo(import_judgments(store, file, study=study))
+
+
+# -- study -----------------------------------------------------------------------------------------
+
+
+@main.group()
+def study() -> None:
+    """Set up studies and follow their progress."""
+
+
+@study.command("create")
+@click.argument("name")
+@click.option("--models", required=True, help="Models to compare, comma separated.")
+@click.option(
+    "--pairs",
+    default="all",
+    show_default=True,
+    help="all | baseline:MODEL | a:b,c:d (model A first).",
+)
+@click.option(
+    "--overlap",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Judgments wanted per comparison.",
+)
+@click.option("--scale", type=click.Choice(["7", "5", "3", "2"]), default="7", show_default=True)
+@click.option("--question", default=StudySpec.question, show_default=True)
+@click.option("--guidelines", "guidelines_file", help="Markdown file with the guidelines.")
+@click.option(
+    "--gold-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of items drawn from gold checks.",
+)
+@click.option("--prompts", help="Prompt ids (comma separated) or a file of them.")
+@click.option("--seed", type=int, help="Seed of the order comparisons are handed out in.")
+@pass_store
+def study_create(
+    store: Store,
+    name: str,
+    models: str,
+    pairs: str,
+    overlap: int,
+    scale: str,
+    question: str,
+    guidelines_file: str | None,
+    gold_rate: float,
+    prompts: str | None,
+    seed: int | None,
+) -> None:
+    """Create study NAME: one comparison per prompt and model pair that both models answered."""
+    spec = StudySpec(
+        name=name,
+        models=[m.strip() for m in models.split(",") if m.strip()],
+        pairs=pairs,
+        overlap=overlap,
+        scale=int(scale),
+        question=question,
+        guidelines=Path(guidelines_file).read_text(encoding="utf-8-sig") if guidelines_file else "",
+        gold_rate=gold_rate,
+        prompt_ids=read_prompt_ids(prompts) if prompts else None,
+        seed=seed,
+    )
+    created = create_study(store, spec)
+    click.echo(f"Created study {created.name!r}: {_progress_line(store, created)}")
+
+
+@study.command("list")
+@pass_store
+def study_list(store: Store) -> None:
+    """List the studies with their progress."""
+    studies = store.studies()
+    if not studies:
+        click.echo("No studies yet: pairwise study create NAME --models A,B")
+    for s in studies:
+        click.echo(
+            f"{s.name}  ({s.scale.points}-point, overlap {s.overlap}): {_progress_line(store, s)}"
+        )
+
+
+@study.command("show")
+@click.argument("name")
+@pass_store
+def study_show(store: Store, name: str) -> None:
+    """Show a study's settings and progress."""
+    s = store.get_study(name)
+    progress = store.study_progress(s)
+    plan = s.pair_plan
+    rows = [
+        ("study", s.name),
+        ("question", s.question),
+        ("scale", f"{s.scale.points}-point"),
+        ("overlap", f"{s.overlap} judgments per comparison"),
+        ("models", ", ".join(s.models)),
+        (
+            "pairs",
+            plan.get("kind", "list") + (f" ({plan['baseline']})" if "baseline" in plan else ""),
+        ),
+        ("gold rate", f"{s.gold_rate:g}"),
+        ("guidelines", f"{len(s.guidelines)} characters" if s.guidelines else "none"),
+        ("created", s.created_at),
+        ("progress", _progress_line(store, s)),
+        ("complete", f"{progress['complete']} of {progress['comparisons']} comparisons"),
+        ("judgments", str(progress["judgments"])),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        click.echo(f"{label:<{width}}  {value}")
+
+
+def _progress_line(store: Store, s: Study) -> str:
+    p = store.study_progress(s)
+    share = p["done"] / p["wanted"] if p["wanted"] else 0.0
+    return (
+        f"{p['comparisons']} comparisons, {p['done']} of {p['wanted']} judgments done ({share:.0%})"
+    )
+
+
+# -- more commands ---------------------------------------------------------------------------------
+# Each feature adds its commands in its own section below: define them with ``@main.command()`` or
+# a ``@main.group()``, take the store with ``@pass_store``, call the library and print with
+# ``click.echo``. Let library errors propagate: ``main`` prints them as "Error: ...", exit 1.
+
+# -- invite / revoke (auth) ------------------------------------------------------------------------
+
+# -- report ----------------------------------------------------------------------------------------
+
+# -- export ----------------------------------------------------------------------------------------
+
+
+if __name__ == "__main__":
+    main(prog_name="pairwise")
