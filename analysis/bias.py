@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .breakdown import breakdown
-from .frame import describe_row, outcome_signs, require_columns, require_outcomes
+from .frame import cell, describe_row, outcome_signs, require_columns, require_outcomes
 from .intervals import check_settings, sign_test, wilson_interval
 from .rates import Method, pair_rates
 
@@ -180,7 +180,7 @@ def _preference(
     rates = pair_rates(judgments, method=method, rounds=rounds, seed=seed, confidence=confidence)
     if rates.empty:
         nan = float("nan")
-        return Preference(favoured, 0, 0, 0, nan, nan, nan, nan, method, None, None)
+        return Preference(favoured, 0, 0, 0, nan, nan, nan, nan, "none", None, None)
     row = rates.iloc[0]
     return Preference(
         favoured=favoured,
@@ -224,7 +224,7 @@ def _a_shown_left(frame: pd.DataFrame) -> np.ndarray:
     bad = np.flatnonzero(~order.isin(SHOWN_ORDERS).to_numpy())
     if bad.size:
         raise ValueError(
-            f"{describe_row(frame, bad[0])}: shown_order is {order.iloc[bad[0]]!r}; "
+            f"{describe_row(frame, bad[0])}: shown_order is {cell(frame, 'shown_order', bad[0])!r}; "
             "expected 'AB' (model A shown left) or 'BA'"
         )
     return np.where((order == "AB").to_numpy(), 1, -1).astype(np.int8)
@@ -245,7 +245,7 @@ def _lengths(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         bad = np.flatnonzero(~(values >= 0))
         if bad.size:
             raise ValueError(
-                f"{describe_row(frame, bad[0])}: {column} is {frame[column].iloc[bad[0]]!r}; "
+                f"{describe_row(frame, bad[0])}: {column} is {cell(frame, column, bad[0])!r}; "
                 "it must be a character count of 0 or more"
             )
         lengths.append(values)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .frame import canonical_pairs, describe_row, require_columns
+from .frame import canonical_pairs, cell, describe_row, require_columns
 from .rates import pair_rates
 
 TURN_KINDS = ("single-turn", "multi-turn")
@@ -67,7 +67,7 @@ def with_turn_kind(frame: pd.DataFrame) -> pd.DataFrame:
     bad = np.flatnonzero(~(turns >= 1))
     if bad.size:
         raise ValueError(
-            f"{describe_row(frame, bad[0])}: turns is {frame['turns'].iloc[bad[0]]!r}; "
+            f"{describe_row(frame, bad[0])}: turns is {cell(frame, 'turns', bad[0])!r}; "
             "it counts user turns, so it must be a whole number of at least 1"
         )
     kind = np.where(turns == 1, TURN_KINDS[0], TURN_KINDS[1])

@@ -66,8 +66,8 @@ def outcome_signs(frame: pd.DataFrame) -> np.ndarray:
         if disagree.size:
             at = disagree[0]
             raise ValueError(
-                f"{describe_row(frame, at)}: outcome {frame['outcome'].iloc[at]!r} disagrees with "
-                f"score {frame['score'].iloc[at]!r} (the outcome is the sign of the score)"
+                f"{describe_row(frame, at)}: outcome {cell(frame, 'outcome', at)!r} disagrees with "
+                f"score {cell(frame, 'score', at)!r} (the outcome is the sign of the score)"
             )
     return from_score
 
@@ -107,7 +107,7 @@ def canonical_pairs(frame: pd.DataFrame) -> pd.DataFrame:
     if same.size:
         raise ValueError(
             f"{describe_row(frame, same[0])}: model_a and model_b are both "
-            f"{frame['model_a'].iloc[same[0]]!r}; a comparison needs two different models"
+            f"{cell(frame, 'model_a', same[0])!r}; a comparison needs two different models"
         )
     forward = code_a < code_b
     pair_index, _ = pd.factorize(
@@ -156,7 +156,9 @@ def _checked_scores(score: pd.Series, frame: pd.DataFrame | None = None) -> np.n
     values = score.to_numpy(dtype=float, na_value=np.nan)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        where = f"row {score.index[bad[0]]!r}" if frame is None else describe_row(frame, bad[0])
+        where = (
+            f"row {_plain(score.index[bad[0]])!r}" if frame is None else describe_row(frame, bad[0])
+        )
         raise ValueError(f"{where}: score is missing or not finite")
     return values
 
@@ -180,5 +182,14 @@ def _signs_from_outcome(frame: pd.DataFrame) -> np.ndarray:
 def describe_row(frame: pd.DataFrame, position: int) -> str:
     """How an error names the judgment at ``position``: its ``judgment_id``, else its row label."""
     if "judgment_id" in frame.columns:
-        return f"judgment_id {frame['judgment_id'].iloc[position]!r}"
-    return f"row {frame.index[position]!r}"
+        return f"judgment_id {cell(frame, 'judgment_id', position)!r}"
+    return f"row {_plain(frame.index[position])!r}"
+
+
+def cell(frame: pd.DataFrame, column: str, position: int) -> object:
+    """The value at ``position`` of ``column`` as a plain Python value, for error messages."""
+    return _plain(frame[column].iloc[position])
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value

@@ -142,20 +142,16 @@ def _rates_from_prompt_counts(
     )
     pairs = leaning.groupby(PAIR, sort=True, observed=True)
     sums = pairs.sum()
-    result = pd.DataFrame(index=sums.index)
-    result["n"] = sums[COUNTS].sum(axis=1).astype(np.int64)
-    result["n_prompts"] = pairs.size()
-    result[COUNTS] = sums[COUNTS]
-
-    totals = sums[COUNTS].to_numpy(dtype=float)
+    totals = sums[COUNTS].to_numpy(dtype=np.int64)
     n = totals.sum(axis=1)
+    n_prompts = pairs.size().to_numpy()
     successes = np.column_stack([totals, totals[:, 0] + totals[:, 1] / 2])
     low, high = wilson_interval(successes, n[:, None], confidence)
-    bootstrapped = bootstrapped_pairs(method, result["n"], result["n_prompts"])
+    bootstrapped = bootstrapped_pairs(method, n, n_prompts)
     boot_low, boot_high = cluster_bootstrap_intervals(
         counts[COUNTS].to_numpy(),
-        result["n_prompts"].to_numpy(),
-        result.index,
+        n_prompts,
+        sums.index,
         bootstrapped,
         _rates_of_totals,
         rounds=rounds,
@@ -164,15 +160,16 @@ def _rates_from_prompt_counts(
     )
     low[bootstrapped], high[bootstrapped] = boot_low[bootstrapped], boot_high[bootstrapped]
 
-    for column, rate in enumerate(RATES):
-        result[rate] = successes[:, column] / n
-        result[f"{rate}_ci_low"] = low[:, column]
-        result[f"{rate}_ci_high"] = high[:, column]
+    columns = {"n": n, "n_prompts": n_prompts} | dict(zip(COUNTS, totals.T, strict=True))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for column, rate in enumerate(RATES):
+            columns[rate] = successes[:, column] / n
+            columns[f"{rate}_ci_low"] = low[:, column]
+            columns[f"{rate}_ci_high"] = high[:, column]
     for_a = sums["prompts_for_a"].to_numpy()
-    result["p_value"] = sign_test(for_a, for_a + sums["prompts_for_b"].to_numpy())
-    for column, values in method_columns(bootstrapped, "wilson", rounds, seed).items():
-        result[column] = values
-    return result.reset_index()
+    columns["p_value"] = sign_test(for_a, for_a + sums["prompts_for_b"].to_numpy())
+    columns |= method_columns(bootstrapped, "wilson", rounds, seed)
+    return pd.DataFrame(columns, index=sums.index).reset_index()
 
 
 def _rates_of_totals(totals: np.ndarray) -> np.ndarray:
