@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from . import auth
 from .demo import ensure_demo
 from .ingest import (
     IngestError,
@@ -270,6 +271,35 @@ def _progress_line(store: Store, s: Study) -> str:
 # ``click.echo``. Let library errors propagate: ``main`` prints them as "Error: ...", exit 1.
 
 # -- invite / revoke (auth) ------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Invite an admin (sets up studies, reads reports).")
+@click.option("--email", help="Their e-mail, for apps that use single sign-on (OIDC) login.")
+@click.option(
+    "--base-url",
+    envvar="PAIRWISE_BASE_URL",
+    default="http://localhost:8501",
+    show_default=True,
+    help="Where the app is served (default: $PAIRWISE_BASE_URL).",
+)
+@pass_store
+def invite(store: Store, name: str, admin: bool, email: str | None, base_url: str) -> None:
+    """Invite NAME and print their personal sign-in link (shown this once only)."""
+    person, token = auth.invite(store, name, admin=admin, email=email)
+    click.echo(f"Invited {person.name} ({person.role}). Personal sign-in link, shown only once:")
+    click.echo(auth.link(base_url, token))
+
+
+@main.command()
+@click.argument("name")
+@pass_store
+def revoke(store: Store, name: str) -> None:
+    """Revoke every sign-in link of NAME; they are signed out at their next click."""
+    count = auth.revoke(store, name)
+    click.echo(f"Revoked {count} sign-in link(s) of {name}.")
+
 
 # -- report ----------------------------------------------------------------------------------------
 

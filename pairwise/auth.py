@@ -1,0 +1,72 @@
+"""Invite links: how annotators sign in without accounts or passwords.
+
+An admin invites a person and sends them a personal link ``http://HOST/?token=...``. The token is
+32 random bytes (256 bits) from :mod:`secrets`; the store keeps only its SHA-256, so a copy of the
+database does not let anyone sign in. Revoking a person's tokens locks them out at their next
+click. Deployments with a single sign-on provider can use Streamlit's OIDC login instead; the app
+then maps the signed-in e-mail to an annotator (see :mod:`pairwise.pages.common`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from urllib.parse import urlencode
+
+from .store import Annotator, Store, StoreError
+
+TOKEN_BYTES = 32
+
+
+def new_token() -> str:
+    """A fresh URL-safe secret with ``TOKEN_BYTES`` of randomness."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest that the store keeps instead of the token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def invite(
+    store: Store, name: str, admin: bool = False, email: str | None = None
+) -> tuple[Annotator, str]:
+    """Add an annotator (or admin) and issue their sign-in token.
+
+    Inviting someone who already exists issues them another token (a lost link); their earlier
+    tokens keep working until :func:`revoke`. The token is returned once and never stored.
+    """
+    role = "admin" if admin else "annotator"
+    token = new_token()
+    with store.transaction():
+        try:
+            person = store.get_annotator(name)
+        except StoreError:
+            holder = store.annotator_by_email(email) if email else None
+            if holder is not None:
+                raise StoreError(f"the e-mail {email} belongs to {holder.name!r}") from None
+            person = store.add_annotator(name, role=role, email=email or None)
+        else:
+            if person.role != role:
+                raise StoreError(f"{name!r} is already registered as {person.role}, not {role}")
+            if email and (person.email or "").lower() != email.strip().lower():
+                raise StoreError(f"{name!r} is already registered with another e-mail")
+        store.add_token(person.id, hash_token(token))
+    return person, token
+
+
+def sign_in(store: Store, token: str) -> Annotator | None:
+    """The annotator a live token belongs to, or ``None`` for an unknown or revoked one."""
+    if not token:
+        return None
+    return store.annotator_for_token(hash_token(token))
+
+
+def revoke(store: Store, name: str) -> int:
+    """Revoke every token of ``name``; returns how many were live."""
+    return store.revoke_tokens(store.get_annotator(name).id)
+
+
+def link(base_url: str, token: str) -> str:
+    """The personal sign-in link: ``base_url`` with the token as the ``token`` query parameter."""
+    return f"{base_url.rstrip('/')}/?{urlencode({'token': token})}"

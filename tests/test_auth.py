@@ -1,0 +1,102 @@
+"""Invite links: strong tokens, only their hashes stored, revocation, and the CLI commands."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+from pairwise import auth
+from pairwise.cli import main
+from pairwise.store import Store, StoreError
+
+
+def test_token_has_256_bits_and_only_its_sha256_is_stored(store: Store, tmp_path) -> None:
+    person, token = auth.invite(store, "ann")
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    assert len(raw) == 32
+    rows = store.query("SELECT token_hash, annotator_id, revoked_at FROM tokens")
+    assert rows == [
+        {
+            "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+            "annotator_id": person.id,
+            "revoked_at": None,
+        }
+    ]
+    store.close()
+    # the secret appears nowhere in the database file, not even in the WAL
+    for path in tmp_path.glob("pairwise.db*"):
+        assert token.encode() not in path.read_bytes()
+
+
+def test_tokens_are_unique(store: Store) -> None:
+    tokens = {auth.invite(store, f"p{i}")[1] for i in range(200)}
+    assert len(tokens) == 200
+
+
+def test_sign_in_with_live_token_and_not_after_revoke(store: Store) -> None:
+    ann, token = auth.invite(store, "ann", email="Ann@Example.org")
+    boss, boss_token = auth.invite(store, "boss", admin=True)
+    assert auth.sign_in(store, token) == ann
+    assert not ann.is_admin
+    assert auth.sign_in(store, boss_token).is_admin
+    assert auth.sign_in(store, token[:-1]) is None
+    assert auth.sign_in(store, "") is None
+    assert auth.revoke(store, "ann") == 1
+    assert auth.sign_in(store, token) is None
+    assert auth.sign_in(store, boss_token) == boss  # others keep their access
+    assert auth.revoke(store, "ann") == 0
+
+
+def test_reinvite_adds_a_link_and_refuses_another_role(store: Store) -> None:
+    ann, first = auth.invite(store, "ann", email="ann@example.org")
+    again, second = auth.invite(store, "ann")
+    assert again == ann and first != second
+    assert auth.sign_in(store, first) == ann and auth.sign_in(store, second) == ann
+    with pytest.raises(StoreError, match="already registered as annotator"):
+        auth.invite(store, "ann", admin=True)
+    with pytest.raises(StoreError, match="another e-mail"):
+        auth.invite(store, "ann", email="other@example.org")
+    assert store.token_count() == 2  # the refused invites wrote nothing
+
+
+def test_failed_invite_writes_nothing(store: Store) -> None:
+    auth.invite(store, "ann", email="ann@example.org")
+    with pytest.raises(StoreError, match="belongs to 'ann'"):
+        auth.invite(store, "bob", email="ANN@example.org")
+    assert [a.name for a in store.annotators()] == ["ann"]
+    assert store.token_count() == 1
+
+
+@pytest.mark.parametrize(
+    "base", ["http://localhost:8501", "http://localhost:8501/", "https://rate.example.org/app/"]
+)
+def test_link_carries_the_token_in_the_query(base: str) -> None:
+    token = auth.new_token()
+    parts = urlsplit(auth.link(base, token))
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == base.rstrip("/") + "/"
+    assert parse_qs(parts.query) == {"token": [token]}
+
+
+def test_cli_invite_prints_a_working_link_and_revoke_ends_it(tmp_path) -> None:
+    db = tmp_path / "cli.db"
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["--db", str(db), "invite", "boss", "--admin", "--base-url", "https://x.example/"],
+    )
+    assert result.exit_code == 0, result.output
+    url = result.output.strip().splitlines()[-1]
+    assert url.startswith("https://x.example/?token=")
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    with Store(db) as s:
+        assert auth.sign_in(s, token).is_admin
+    result = runner.invoke(main, ["--db", str(db), "revoke", "boss"])
+    assert result.exit_code == 0 and "Revoked 1" in result.output
+    with Store(db) as s:
+        assert auth.sign_in(s, token) is None
+    result = runner.invoke(main, ["--db", str(db), "revoke", "nobody"])
+    assert result.exit_code == 1 and "no annotator 'nobody'" in result.output
