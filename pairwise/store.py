@@ -1033,8 +1033,9 @@ class Store:
 
         Unlike :meth:`record_judgment` the overlap is not enforced: outside data may hold more
         judgments per comparison than the study wants. A judgment already stored for the same
-        comparison and annotator with the same score and order is unchanged; with another one it
-        raises :class:`DuplicateConflict`. Comparisons' counts are recomputed.
+        comparison and annotator with the same score is unchanged (one judgment per annotator and
+        comparison); with another score it raises :class:`DuplicateConflict`. Comparisons' counts
+        are recomputed.
         """
         inserted = unchanged = 0
         touched: set[int] = set()
@@ -1057,12 +1058,11 @@ class Store:
                 if j.shown_order not in SHOWN_ORDERS:
                     raise StoreError(f"shown_order must be 'AB' or 'BA', not {j.shown_order!r}")
                 old = conn.execute(
-                    "SELECT score, shown_order FROM judgments"
-                    " WHERE comparison_id = ? AND annotator_id = ?",
+                    "SELECT score FROM judgments WHERE comparison_id = ? AND annotator_id = ?",
                     [j.comparison_id, j.annotator_id],
                 ).fetchone()
                 if old is not None:
-                    if tuple(old) != (j.score, j.shown_order):
+                    if old[0] != j.score:
                         raise DuplicateConflict(
                             f"annotator {j.annotator_id} already judged comparison"
                             f" {j.comparison_id} differently"
