@@ -54,6 +54,8 @@ _WIN, _TIE, _LOSS = 0, 1, 2
 _ROUNDS_PER_BATCH = 250
 _MAX_NEWTON_STEPS = 200
 _STEP_TOLERANCE = 1e-10
+# One binomial draw costs about as much as drawing and counting this many prompt indices.
+_MULTINOMIAL_COST = 25
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,7 @@ def _drawer(
     n_prompts = int(frequency.sum())
     # A multinomial over the distinct rows costs per distinct row, drawing prompt indices per
     # prompt; both give exactly the resample-prompts-with-replacement distribution.
-    by_multinomial = rows.shape[0] * 25 < n_prompts
+    by_multinomial = rows.shape[0] * _MULTINOMIAL_COST < n_prompts
     row_of_prompt = np.repeat(np.arange(rows.shape[0]), frequency)
 
     def draw(size: int) -> np.ndarray:

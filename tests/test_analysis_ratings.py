@@ -12,6 +12,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import optimize
 
+from analysis import ratings
 from analysis.ratings import (
     ELO_SCALE,
     SEPARATION_RIDGE,
@@ -291,7 +292,7 @@ def _spread(frame: pd.DataFrame, rounds: int, seed: int) -> pd.Series:
     return pd.concat(draws, axis=1).std(axis=1)
 
 
-def test_prompt_bootstrap_matches_a_plain_loop_and_widens_for_clusters():
+def test_prompt_bootstrap_matches_a_plain_loop_and_widens_for_clusters(monkeypatch):
     # Each prompt judged three times: judgments of a prompt share the prompt, so resampling
     # judgments one by one would understate the uncertainty of a prompt-level effect.
     frame = _draw([0.5, 0.0, -0.5], per_pair=80, nu=0.5, judgments_per_prompt=3, seed=4)
@@ -305,10 +306,15 @@ def test_prompt_bootstrap_matches_a_plain_loop_and_widens_for_clusters():
     np.testing.assert_allclose(width / narrow, math.sqrt(3), rtol=0.2)
 
     loop = _spread(frame, rounds=200, seed=2)
-    fast = bradley_terry(frame, rounds=2000, seed=3)
-    samples = fast.table.set_index("model")
-    # the central 95% of a normal spans 3.92 standard deviations
-    np.testing.assert_allclose((samples["ci_high"] - samples["ci_low"]) / 3.92, loop, rtol=0.2)
+    # Both ways of drawing prompts: one multinomial over distinct prompt rows, or prompt indices.
+    for cost in (0, math.inf):
+        monkeypatch.setattr(ratings, "_MULTINOMIAL_COST", cost)
+        fast = bradley_terry(frame, rounds=2000, seed=3).table.set_index("model")
+        # the central 95% of a normal spans 3.92 standard deviations
+        np.testing.assert_allclose((fast["ci_high"] - fast["ci_low"]) / 3.92, loop, rtol=0.2)
+        # and centred on the estimate, as resamples of the data's own prompts must be
+        middle = (fast["ci_high"] + fast["ci_low"]) / 2
+        assert (abs(middle - fast["rating"]) < 0.1 * (fast["ci_high"] - fast["ci_low"])).all()
 
 
 def test_bad_arguments_are_named():
