@@ -96,6 +96,7 @@ WINNER_SCORES = {"model_a": 1, "model_b": -1, "tie": 0, "tie (bothbad)": 0}
 OUTCOME_SCORES = {"win": 1, "tie": 0, "loss": -1}
 IMPORTED_QUESTION = "Which response is better?"
 _ARENA_FIELDS = ("winner", "conversation_a", "conversation_a", "conversation_b")
+_YEAR_10000 = 253_402_300_800  # Unix time: the first instant Python's datetime cannot hold
 _READERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
@@ -272,11 +273,13 @@ def _json_array_records(text: str, problems: _Problems) -> list[_Record]:
     records: list[_Record] = []
     pos = _JSON_SPACE.match(text, 0).end() + 1  # past "["
     line, counted = 1, 0
+    first = True
     while True:
         pos = _JSON_SPACE.match(text, pos).end()
-        if text.startswith("]", pos) and not records:
+        if first and text.startswith("]", pos):
             pos += 1
             break
+        first = False
         line += text.count("\n", counted, pos)
         counted = pos
         try:
@@ -301,7 +304,8 @@ def _json_array_records(text: str, problems: _Problems) -> list[_Record]:
             where = text.count("\n", 0, pos) + 1
             problems.add(where, None, "not valid JSON: expected ',' or ']' after an array item")
             return records
-    if pos < len(text) and text[pos:].strip(" \t\r\n"):
+    pos = _JSON_SPACE.match(text, pos).end()
+    if pos < len(text):
         where = text.count("\n", 0, pos) + 1
         problems.add(where, None, "not valid JSON: extra content after the array")
     return records
@@ -454,8 +458,8 @@ class _Fields:
             return None
         return value
 
-    def number(self, name: str) -> float | None:
-        """An optional non-negative finite number; ``NaN`` reads as missing."""
+    def number(self, name: str, *, high: float = 1e12) -> float | None:
+        """An optional number from 0 up to ``high``; ``NaN`` reads as missing."""
         value = self._get(name, False)
         if self.record.from_csv and isinstance(value, str):
             try:
@@ -468,7 +472,7 @@ class _Fields:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem(name, f"must be a number, not {_kind(value)}")
             return None
-        if not (math.isfinite(value) and 0 <= value < 1e12):
+        if not 0 <= value < high:  # also refuses infinities, and big integers as they are
             self.problem(name, f"{value!r} is out of range")
             return None
         return float(value)
@@ -499,11 +503,11 @@ class _Fields:
         return conversation
 
     def conversation(self, name: str, *, required: bool = True) -> list[dict[str, str]] | None:
-        """A list of ``{"role", "content"}`` (in CSV a JSON string), roles from :data:`ROLES`."""
+        """A list of ``{"role", "content"}`` (or it as a JSON string), roles from :data:`ROLES`."""
         value = self._get(name, required)
         if value is None:
             return None
-        if self.record.from_csv and isinstance(value, str):
+        if isinstance(value, str):  # CSV cells, and the frame's ``messages`` column, hold JSON
             try:
                 value = _parse_json(value)
             except ValueError as e:
@@ -812,7 +816,7 @@ def _arena_from(f: _Fields) -> _Judged | None:
     question = f.name("question_id", required=False, numbers=True)
     category = f.name("category", required=False) or DEFAULT_CATEGORY
     conversations = {n: f.conversation(n, required=False) for n in _ARENA_FIELDS[2:]}
-    tstamp = f.number("tstamp")
+    tstamp = f.number("tstamp", high=_YEAR_10000)
     if f.failed:
         return None
     (messages_a, text_a), (messages_b, text_b) = (
@@ -1100,7 +1104,8 @@ def _study_judgments(
 ) -> tuple[list[ImportedJudgment], int]:
     """Create the study and its comparisons as needed; the new judgments, oriented to model A.
 
-    Returns the judgments to insert and how many records repeat one of them.
+    Returns the judgments to insert and how many records repeat a judgment (same comparison,
+    annotator and score) of the file or the store; a repeat with another score is a problem.
     """
     if plan.existing is None:
         study = store.add_study(
@@ -1126,7 +1131,7 @@ def _study_judgments(
         oriented.append((j, a, b, score, order))
     places = store.add_comparisons(study.id, [(j.prompt.id, a, b) for j, a, b, _, _ in oriented])
     stored = store.stored_scores(study.id)
-    seen: dict[tuple[int, int], tuple[int, int, str]] = {}
+    seen: dict[tuple[int, int], tuple[int, int]] = {}
     rows, repeated = [], 0
     for (j, a, b, score, order), (comparison_id, flipped) in zip(oriented, places, strict=True):
         if flipped:
@@ -1135,14 +1140,19 @@ def _study_judgments(
         key = (comparison_id, annotator_id)
         what = f"{j.annotator!r} on prompt {j.prompt.id!r}, {a!r} vs {b!r}"
         if key in seen:
-            line, *first = seen[key]
-            if tuple(first) != (score, order):
+            line, first = seen[key]
+            if first != score:
                 problems.add(j.line, j.fields[0], f"judgment of {what} differs from line {line}")
             repeated += 1
             continue
-        seen[key] = (j.line, score, order)
-        if key in stored and stored[key] != (score, order):
-            problems.add(j.line, j.fields[0], f"judgment of {what} is stored with another score")
+        seen[key] = (j.line, score)
+        if key in stored:
+            if stored[key][0] != score:
+                problems.add(
+                    j.line, j.fields[0], f"judgment of {what} is stored with another score"
+                )
+            repeated += 1
+            continue
         rows.append(
             ImportedJudgment(
                 comparison_id=comparison_id,
