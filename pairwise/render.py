@@ -1,0 +1,125 @@
+"""Showing prompts and model responses without letting them act on the page.
+
+Responses are untrusted text. Streamlit's Markdown (with ``unsafe_allow_html=False``, as used
+here) already shows raw HTML such as ``<script>`` as literal text and disarms ``javascript:``
+link targets; :func:`safe_markdown` does not rely on that alone. Every link, image, reference
+definition or autolink whose target is not ``http``, ``https``, ``mailto`` or relative is broken
+by a zero-width space between the characters that make it a link, so that it shows as the text
+it is. The space is invisible in prose and in code alike, so no Markdown parser is needed to tell
+the two apart. Bidirectional-override characters are made visible, so that a response cannot
+make text read in another order than it is stored.
+
+Very long responses (degenerate repetition can produce megabytes) are shown as plain text: a
+browser takes about half a minute to lay out 1 MB of Markdown, but a moment for plain text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+import streamlit as st
+
+#: Responses longer than this many characters are shown as plain text, not Markdown.
+MARKDOWN_LIMIT = 50_000
+#: Link schemes a response may link to; anything else is shown as text.
+SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+#: Characters that embed, override or isolate text direction (Unicode bidi controls), and would
+#: let text display in another order than it is stored. Marks (LRM, RLM, ALM) are harmless and kept.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+ZERO_WIDTH_SPACE = "\u200b"
+
+ROLE_LABELS = {"system": "System prompt", "user": "User", "assistant": "Assistant"}
+_AVATARS = {"system": ":material/settings:", "user": "user", "assistant": "assistant"}
+
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
+# What makes a link: "](" before an inline target, "]:" before a reference definition's target,
+# "<scheme:" opening an autolink (whose scheme is literal: no entities, no spaces).
+_LINK_OPENING = re.compile(r"\](?=[(:])|<(?=[a-zA-Z][a-zA-Z0-9+.\-]{1,31}:[^\s<>]*>)")
+# one character of a link target as Markdown decodes it: an entity, a backslash escape, or itself
+_TARGET_CHAR = re.compile(
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});|\\.|.", re.S
+)
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+.-")
+
+
+def visible_controls(text: str) -> str:
+    """Replace bidi control characters by a visible ``⟨U+202E⟩`` marker."""
+    return _BIDI.sub(lambda m: f"\u27e8U+{ord(m.group()):04X}\u27e9", text)
+
+
+def target_scheme(text: str, start: int = 0) -> str | None:
+    """The scheme of the link target at ``text[start:]`` as a browser would see it, or ``None``.
+
+    The target is decoded the way Markdown does (entities, backslash escapes), then read the
+    way a browser does, only more suspiciously: whitespace, control and invisible characters and
+    a leading ``<`` are skipped everywhere, not only where browsers drop them. Reading stops at
+    the first character that cannot be part of a scheme, which keeps the cost linear: ``]`` is
+    such a character, so the reads from two link openings never overlap.
+    """
+    scheme: list[str] = []
+    for token in _TARGET_CHAR.finditer(text, start):
+        piece = token.group()
+        decoded = html.unescape(piece) if piece[0] == "&" else piece[-1]
+        for ch in decoded:
+            if not ch.isprintable() or ch.isspace() or (ch == "<" and not scheme):
+                continue
+            if ch == ":":
+                return "".join(scheme) if scheme and scheme[0].isalpha() else None
+            if ch.lower() not in _SCHEME_CHARS:
+                return None
+            scheme.append(ch.lower())
+    return None
+
+
+def safe_markdown(text: str) -> str:
+    """Markdown that shows ``text`` with unsafe links and bidi overrides made inert."""
+    text = visible_controls(text)
+
+    def disarm(m: re.Match[str]) -> str:
+        scheme = target_scheme(text, m.end() + (1 if m.group() == "]" else 0))
+        return (
+            m.group() if scheme is None or scheme in SAFE_SCHEMES else m.group() + ZERO_WIDTH_SPACE
+        )
+
+    return _LINK_OPENING.sub(disarm, text)
+
+
+# -- Streamlit ------------------------------------------------------------------------------
+
+
+def show_text(text: str) -> None:
+    """Show one response or message: Markdown with code highlighting, or plain text if huge."""
+    if not text.strip():
+        st.caption("(empty)")
+    elif len(text) > MARKDOWN_LIMIT:
+        st.caption(f"Very long: {len(text):,} characters, shown as plain text.")
+        st.code(visible_controls(text), language=None, wrap_lines=True, height=560)
+    else:
+        st.markdown(safe_markdown(text), anchors=False)
+
+
+def show_conversation(messages: Sequence[dict[str, str]]) -> None:
+    """Every turn of the prompt, system prompt included, each labelled with its role."""
+    for message in messages:
+        role = message.get("role", "user")
+        label = ROLE_LABELS.get(role, role.title())
+        with st.chat_message(label, avatar=_AVATARS.get(role, "user")):
+            st.markdown(f"**{label}**")
+            show_text(message.get("content", ""))
+
+
+def show_responses(left: str, right: str, *, tall: int = 3_000) -> None:
+    """The two responses side by side, labelled only "Response 1" and "Response 2".
+
+    When either is long both get the same scrolling height, so that they stay level.
+    """
+    height = 620 if max(len(left), len(right)) > tall else "content"
+    for column, label, text in zip(
+        st.columns(2, gap="medium"), ("Response 1", "Response 2"), (left, right), strict=True
+    ):
+        with column:
+            st.subheader(label, anchor=False)
+            with st.container(border=True, height=height):
+                show_text(text)
