@@ -20,7 +20,14 @@ import numpy as np
 import pandas as pd
 
 from .breakdown import breakdown
-from .frame import cell, describe_row, outcome_signs, require_columns, require_outcomes
+from .frame import (
+    cell,
+    describe_row,
+    outcome_signs,
+    require_columns,
+    require_outcomes,
+    require_values,
+)
 from .intervals import check_settings, sign_test, wilson_interval
 from .rates import Method, pair_rates
 
@@ -138,6 +145,7 @@ def annotator_summary(frame: pd.DataFrame, *, confidence: float = 0.95) -> pd.Da
     independent.
     """
     require_columns(frame, ["annotator", "shown_order", "seconds"], needed_by="annotator_summary")
+    require_values(frame, ["annotator"], needed_by="annotator_summary")
     require_outcomes(frame, needed_by="annotator_summary")
     signs = outcome_signs(frame)
     left_won = signs * _a_shown_left(frame) > 0
@@ -205,6 +213,7 @@ def _favoured_judgments(
     ``toward_a`` is +1 where model A is on the favoured side, -1 where B is and 0 where neither
     is (those rows are left out), as are ties unless ``keep_ties``.
     """
+    require_values(frame, ["prompt_id"], needed_by=needed_by)
     require_outcomes(frame, needed_by=needed_by)
     score = outcome_signs(frame) * toward_a
     keep = (toward_a != 0) & ((score != 0) | keep_ties)

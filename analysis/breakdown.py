@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .frame import canonical_pairs, cell, describe_row, require_columns
+from .frame import canonical_pairs, cell, describe_row, require_columns, require_values
 from .rates import pair_rates
 
 TURN_KINDS = ("single-turn", "multi-turn")
@@ -33,7 +33,7 @@ def breakdown(
     Groups are sorted; a pair missing from a group simply has no row there.
     """
     columns = [by] if isinstance(by, str) else list(by)
-    require_columns(frame, columns, needed_by="breakdown")
+    require_values(frame, columns, needed_by="breakdown")
     oriented = canonical_pairs(frame)
     pieces = []
     for key, group in oriented.groupby(columns, sort=True, observed=True):

@@ -35,6 +35,22 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, needed_by: s
             )
 
 
+def require_values(frame: pd.DataFrame, columns: Iterable[str], *, needed_by: str) -> None:
+    """Raise a ``ValueError`` naming the first judgment with no value in one of ``columns``.
+
+    Grouping drops rows whose key is missing, so a judgment without a prompt or a category would
+    silently fall out of every count; refusing it is the only way to keep counts honest.
+    """
+    columns = list(columns)
+    require_columns(frame, columns, needed_by=needed_by)
+    for column in columns:
+        missing = np.flatnonzero(frame[column].isna().to_numpy())
+        if missing.size:
+            raise ValueError(
+                f"{describe_row(frame, missing[0])}: {column} is missing ({needed_by})"
+            )
+
+
 def require_outcomes(frame: pd.DataFrame, *, needed_by: str) -> None:
     """Raise a ``ValueError`` unless ``frame`` has a ``score`` or an ``outcome`` column."""
     if "score" not in frame.columns and "outcome" not in frame.columns:

@@ -23,6 +23,7 @@ from .frame import (
     outcome_from_score,
     outcome_signs,
     require_columns,
+    require_values,
 )
 from .intervals import (
     bootstrapped_pairs,
@@ -86,7 +87,7 @@ def mean_scores(
     high = result["mean_score"].to_numpy() + half
     bootstrapped = bootstrapped_pairs(method, result["n"], result["n_prompts"])
     boot_low, boot_high = cluster_bootstrap_intervals(
-        clusters[["score", "judgments"]].to_numpy(),
+        clusters[["score", "judgments"]].to_numpy(dtype=float),
         result["n_prompts"].to_numpy(),
         result.index,
         bootstrapped,
@@ -134,6 +135,7 @@ def score_distribution(frame: pd.DataFrame) -> pd.DataFrame:
 def _graded_frame(frame: pd.DataFrame, *, needed_by: str) -> pd.DataFrame:
     """``frame`` with checked numeric scores, its pairs in canonical orientation."""
     require_columns(frame, PAIR_AND_PROMPT + ["score"], needed_by=needed_by)
+    require_values(frame, PAIR_AND_PROMPT, needed_by=needed_by)
     outcome_signs(frame)  # raises on missing or non-numeric scores, or outcomes that disagree
     return canonical_pairs(frame)
 

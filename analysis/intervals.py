@@ -81,9 +81,8 @@ def resampled_totals(
     wins, ties and losses, or the sum of scores and the number of judgments.
     """
     rows = np.asarray(cluster_rows)
-    distinct, frequency = np.unique(rows, axis=0, return_counts=True)
-    picks = rng.multinomial(len(rows), frequency / len(rows), size=rounds)
-    return picks @ distinct
+    _, distinct, frequency = distinct_rows(rows, np.zeros(len(rows), dtype=np.int64))
+    return _draw_totals(distinct, frequency, rounds, rng)
 
 
 def cluster_bootstrap_intervals(
@@ -104,19 +103,62 @@ def cluster_bootstrap_intervals(
     resampled totals (one row per round) into the statistics (one column each). Rows of pairs not
     ``selected`` are NaN. Each pair draws from its own generator (see ``pair_generator``).
     """
-    starts = np.concatenate([[0], np.cumsum(clusters_per_pair)[:-1]])
-    lows, highs = {}, {}
+    pair_of_row = np.repeat(np.arange(len(pairs)), clusters_per_pair)
+    chosen = np.asarray(selected)[pair_of_row]
+    pair_of_distinct, distinct, frequency = distinct_rows(
+        np.asarray(cluster_rows)[chosen], pair_of_row[chosen]
+    )
+    bounds = np.searchsorted(pair_of_distinct, np.arange(len(pairs) + 1))
+    low = high = None
     for position in np.flatnonzero(selected):
-        block = cluster_rows[starts[position] : starts[position] + clusters_per_pair[position]]
+        block = slice(bounds[position], bounds[position + 1])
         rng = pair_generator(seed, *pairs[position])
-        totals = resampled_totals(block, rounds=rounds, rng=rng)
-        lows[position], highs[position] = percentile_interval(statistic(totals), confidence)
-    width = len(next(iter(lows.values()))) if lows else 1
-    low = np.full((len(pairs), width), np.nan)
-    high = np.full((len(pairs), width), np.nan)
-    for position in lows:
-        low[position], high[position] = lows[position], highs[position]
+        totals = _draw_totals(distinct[block], frequency[block], rounds, rng)
+        pair_low, pair_high = percentile_interval(statistic(totals), confidence)
+        if low is None:
+            low = np.full((len(pairs), len(pair_low)), np.nan)
+            high = np.full((len(pairs), len(pair_low)), np.nan)
+        low[position], high[position] = pair_low, pair_high
+    if low is None:
+        return np.full((len(pairs), 1), np.nan), np.full((len(pairs), 1), np.nan)
     return low, high
+
+
+def distinct_rows(rows: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows within each group and how often each occurs, sorted by group.
+
+    Returns (group of each distinct row, the distinct rows, their frequencies). Whole-number rows,
+    the usual case, are packed into one integer key so that a single fast sort finds them all.
+    """
+    rows = np.asarray(rows)
+    group = np.asarray(group, dtype=np.int64)
+    if rows.size and np.issubdtype(rows.dtype, np.floating) and np.all(rows == np.round(rows)):
+        rows = rows.astype(np.int64)
+    packable = rows.size and np.issubdtype(rows.dtype, np.integer)
+    if packable:
+        low = rows.min(axis=0)
+        span = rows.max(axis=0) - low + 1
+        packable = (group.max() + 1) * np.prod(span.astype(float)) < 2**62
+    if not packable:
+        keyed, frequency = np.unique(np.column_stack([group, rows]), axis=0, return_counts=True)
+        return keyed[:, 0].astype(np.int64), keyed[:, 1:], frequency
+    key = group.copy()
+    for column in range(rows.shape[1]):
+        key = key * span[column] + (rows[:, column] - low[column])
+    keys, frequency = np.unique(key, return_counts=True)
+    distinct = np.empty((len(keys), rows.shape[1]), dtype=np.int64)
+    for column in reversed(range(rows.shape[1])):
+        keys, distinct[:, column] = np.divmod(keys, span[column])
+    return keys, distinct + low, frequency
+
+
+def _draw_totals(
+    distinct: np.ndarray, frequency: np.ndarray, rounds: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Totals of resamples of ``frequency.sum()`` clusters: a multinomial over distinct rows."""
+    clusters = frequency.sum()
+    picks = rng.multinomial(clusters, frequency / clusters, size=rounds)
+    return picks @ distinct
 
 
 def check_settings(

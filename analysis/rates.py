@@ -25,6 +25,7 @@ from .frame import (
     outcome_signs,
     require_columns,
     require_outcomes,
+    require_values,
 )
 from .intervals import (
     bootstrapped_pairs,
@@ -48,7 +49,7 @@ def prompt_outcome_counts(frame: pd.DataFrame) -> pd.DataFrame:
     Pairs are in canonical orientation (see ``frame.canonical_pairs``); rows are sorted by model A,
     model B and prompt. Category and turns are kept when the frame has them.
     """
-    require_columns(frame, PAIR_AND_PROMPT, needed_by="prompt_outcome_counts")
+    require_values(frame, PAIR_AND_PROMPT, needed_by="prompt_outcome_counts")
     require_outcomes(frame, needed_by="prompt_outcome_counts")
     oriented = canonical_pairs(frame)
     signs = outcome_signs(oriented)

@@ -152,6 +152,8 @@ def test_bad_bias_inputs_are_named():
         position_preference(frame.assign(shown_order=["AB"] * 3 + ["left"] + ["BA"] * 6))
     with pytest.raises(ValueError, match=r"judgment_id 1: len_b is -5"):
         length_preference(frame.assign(len_b=[-5] + [10] * 9))
+    with pytest.raises(ValueError, match=r"judgment_id 2: prompt_id is missing"):
+        length_preference(frame.assign(prompt_id=["p0", None] + ["p"] * 8))
     with pytest.raises(ValueError, match="'seconds'"):
         annotator_summary(frame.drop(columns="seconds"))
     with pytest.raises(ValueError, match="edges"):

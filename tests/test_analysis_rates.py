@@ -28,6 +28,7 @@ from analysis import (
     score_distribution,
     simulate_judgments,
 )
+from analysis.intervals import distinct_rows
 
 RATES = ["win_rate", "tie_rate", "loss_rate", "win_half_tie_rate"]
 SIGN = {"win": 1, "tie": 0, "loss": -1}
@@ -113,6 +114,10 @@ def test_bad_outcomes_are_named_by_judgment_id():
         pair_rates(frame.assign(score=[np.nan, 1, -1]))
     with pytest.raises(ValueError, match="both 'alpha'"):
         pair_rates(frame.assign(model_b="alpha"))
+    with pytest.raises(ValueError, match="judgment_id 2: prompt_id is missing"):
+        pair_rates(frame.assign(prompt_id=["p0", None, "p2"]))
+    with pytest.raises(ValueError, match="judgment_id 1: category is missing"):
+        rates_by_category(frame.assign(category=[None, "math", "math"]))
 
 
 def test_pair_judged_both_ways_is_pooled_in_alphabetical_order():
@@ -262,6 +267,18 @@ def test_method_is_chosen_per_pair_and_can_be_forced():
 def test_bad_settings_are_refused(settings_, message):
     with pytest.raises(ValueError, match=message):
         pair_rates(counted(1, 1, 1), **settings_)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, float])
+def test_distinct_rows_per_group_match_numpy_unique(dtype):
+    rng = np.random.default_rng(12)
+    rows = rng.integers(-4, 9, size=(3000, 3)).astype(dtype)
+    group = np.sort(rng.integers(0, 11, size=3000))
+    expected, frequency = np.unique(np.column_stack([group, rows]), axis=0, return_counts=True)
+    found_group, found_rows, found_frequency = distinct_rows(rows, group)
+    assert found_group.tolist() == expected[:, 0].tolist()
+    assert found_rows.tolist() == expected[:, 1:].tolist()
+    assert found_frequency.tolist() == frequency.tolist()
 
 
 def test_bootstrap_matches_a_naive_cluster_bootstrap():
