@@ -9,10 +9,21 @@ the numbers can be reproduced on data that never touched the app.
 - ``graded``: mean scores, the spread over the scale, and how scale points map to outcomes.
 - ``bias``: position and length preferences, per-annotator tie and left-side habits.
 - ``breakdown``: any pair report per category or for single- versus multi-turn prompts.
+- ``ratings``: Bradley-Terry ratings (half-win ties or Davidson), Elo-scaled, with intervals.
+- ``agreement``: pairwise agreement, Cohen's / Fleiss' kappa, Krippendorff's alpha, Gwet's AC1/AC2.
 - ``intervals``: Wilson, sign test and the cluster bootstrap the reports share.
 - ``simulate``: judgments with known strengths and biases, for tests and benchmarks.
 """
 
+from .agreement import (
+    Agreement,
+    agreement_summary,
+    cohens_kappa,
+    fleiss_kappa,
+    gwet_ac,
+    krippendorff_alpha,
+    pairwise_agreement,
+)
 from .bias import (
     Preference,
     annotator_summary,
@@ -31,10 +42,8 @@ from .frame import (
 )
 from .graded import mean_scores, outcome_mapping, score_distribution
 from .rates import majority_outcomes, orient_rates, pair_rates, prompt_outcome_counts
+from .ratings import Ratings, bradley_terry, pair_counts
 from .simulate import simulate_judgments
-
-# --- ratings and agreement imports: `from .ratings import ...`, `from .agreement import ...` ---
-# --- end ratings and agreement imports ---
 
 __all__ = [
     "Preference",
@@ -61,5 +70,15 @@ __all__ = [
     "simulate_judgments",
     "with_turn_kind",
     # --- ratings and agreement names ---
+    "Agreement",
+    "Ratings",
+    "agreement_summary",
+    "bradley_terry",
+    "cohens_kappa",
+    "fleiss_kappa",
+    "gwet_ac",
+    "krippendorff_alpha",
+    "pair_counts",
+    "pairwise_agreement",
     # --- end ratings and agreement names ---
 ]
