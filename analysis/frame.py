@@ -152,8 +152,11 @@ def _turn(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
     keep = pd.Series(~mask, index=frame.index)
     for left, right in _SWAPPED_COLUMNS:
         if left in frame.columns and right in frame.columns:
-            out[left] = frame[left].where(keep, frame[right])
-            out[right] = frame[right].where(keep, frame[left])
+            a, b = frame[left], frame[right]
+            if isinstance(a.dtype, pd.CategoricalDtype) or isinstance(b.dtype, pd.CategoricalDtype):
+                a, b = a.astype(str), b.astype(str)  # categories may differ between the two
+            out[left] = a.where(keep, b)
+            out[right] = b.where(keep, a)
     for column in ("score", "gold_score"):
         if column in frame.columns:
             out[column] = frame[column].where(keep, -frame[column])

@@ -69,8 +69,9 @@ def mean_scores(
     check_settings(method, rounds, seed, confidence, closed_form="t")
     oriented = _graded_frame(frame, needed_by="mean_scores")
     clusters = (
-        oriented.assign(judgments=1)
-        .groupby(PAIR_AND_PROMPT, sort=True, observed=True)[["score", "judgments"]]
+        oriented[PAIR_AND_PROMPT + ["score"]]
+        .assign(judgments=1)
+        .groupby(PAIR_AND_PROMPT, sort=True, observed=True)
         .sum()
     )
     pairs = clusters.groupby(PAIR, sort=True, observed=True)

@@ -133,6 +133,11 @@ def test_pair_judged_both_ways_is_pooled_in_alphabetical_order():
     assert list(rates.index) == [("alpha", "beta"), ("zeta", "eta")]
     assert rates.loc[("alpha", "beta"), ["wins", "ties", "losses"]].tolist() == [2, 1, 6]
     assert rates.loc[("zeta", "eta"), ["wins", "ties", "losses"]].tolist() == [3, 1, 0]
+    as_categories = frame.astype({"model_a": "category", "model_b": "category"})
+    pd.testing.assert_frame_equal(
+        pair_rates(as_categories).drop(columns=["model_a", "model_b"]),
+        pair_rates(frame).drop(columns=["model_a", "model_b"]),
+    )
     turned = canonical_pairs(frame.assign(shown_order="AB", len_a=1, len_b=2))
     flipped = turned["model_a"].eq("alpha") & frame["model_a"].eq("beta")
     assert turned.loc[flipped, "shown_order"].eq("BA").all()
