@@ -17,9 +17,10 @@ estimate, which is what keeps a thousand rounds fast.
 
 When the maximum likelihood estimate does not exist -- a model that never lost, or groups of models
 never compared with each other, so that the strengths could run off to infinity -- a tiny ridge
-penalty ``SEPARATION_RIDGE / 2 * |theta|^2`` (a wide normal prior; Davidson's ``log nu`` too) keeps
-them finite. It is applied
-only to fits that need it, and the result says whether the point estimate used it.
+penalty ``SEPARATION_RIDGE / 2 * |theta|^2`` keeps them finite (a normal prior with a standard
+deviation of 10 in strength, some 1,700 rating points; Davidson's ``log nu`` gets it too). It is
+applied only to fits that need it, and the result says whether the point estimate used it; the
+distance to a model that never lost then reflects the prior more than the data.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from analysis.frame import canonical_pairs, describe_row, outcome_signs, require_columns
-from analysis.intervals import check_rounds, percentile_interval
+from .frame import canonical_pairs, describe_row, outcome_signs, require_columns
+from .intervals import check_settings, percentile_interval
 
 ELO_SCALE = 400 / math.log(10)
 """Rating points per unit of strength: a 400-point gap means 10:1 odds, as in Elo and Arena."""
@@ -141,7 +142,7 @@ def bradley_terry(
         raise ValueError(f"method must be 'half-wins' or 'davidson', not {method!r}")
     if resample not in ("prompts", "judgments"):
         raise ValueError(f"resample must be 'prompts' or 'judgments', not {resample!r}")
-    check_rounds(rounds)
+    check_settings("cluster_bootstrap", rounds, seed, confidence)  # rounds, seed, confidence
     design, cells, prompts = _aggregate(frame, needed_by="bradley_terry")
     if anchor is not None and anchor not in set(design.models):
         raise ValueError(f"anchor model {anchor!r} does not appear in the judgments")
@@ -345,8 +346,6 @@ def _needs_ridge(design: _Design, counts: np.ndarray, davidson: bool) -> bool:
     untied judgments.
     """
     n = len(design.models)
-    if n == 1:
-        return davidson
     beat = counts[:, _WIN] + counts[:, _TIE] > 0
     lost = counts[:, _LOSS] + counts[:, _TIE] > 0
     graph = sparse.coo_matrix(

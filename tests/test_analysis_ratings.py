@@ -326,6 +326,10 @@ def test_bad_arguments_are_named():
         bradley_terry(SAMPLE, anchor="zulu")
     with pytest.raises(ValueError, match="rounds"):
         bradley_terry(SAMPLE, rounds=0)
+    with pytest.raises(ValueError, match="seed"):
+        bradley_terry(SAMPLE, seed=-1)
+    with pytest.raises(ValueError, match="confidence"):
+        bradley_terry(SAMPLE, confidence=95)
     with pytest.raises(ValueError, match="prompt_id"):
         bradley_terry(SAMPLE.drop(columns="prompt_id"))
     with pytest.raises(ValueError, match="score' or 'outcome"):
