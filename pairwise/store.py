@@ -622,6 +622,12 @@ class Store:
             params=[s.id],
         )
 
+    def get_comparison(self, comparison_id: int) -> Assignment:
+        """A comparison with its prompt and both texts, model A on the left: for admins' pages."""
+        if self.conn.execute("SELECT 1 FROM comparisons WHERE id = ?", [comparison_id]).fetchone():
+            return self._assignment(self.conn, comparison_id, "AB")
+        raise StoreError(f"no comparison {comparison_id}")
+
     # -- annotators ----------------------------------------------------------------------------
 
     def add_annotator(
