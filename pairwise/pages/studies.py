@@ -1,0 +1,302 @@
+"""The studies page: set up a study from the stored prompts and responses, change its settings,
+and choose its gold items.
+
+Admins see model names here (they choose the pairs); annotators never reach this page.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import pandas as pd
+import streamlit as st
+
+from pairwise.pages.common import Context, require_admin
+from pairwise.plans import PLAN_KINDS, describe_plan, plan_pairs
+from pairwise.render import safe_markdown
+from pairwise.scales import SCALE_POINTS, Scale
+from pairwise.store import Store, StoreError, Study
+
+QUESTION_PRESETS = ("Which response is more helpful?", "Which response is safer?")
+CUSTOM_QUESTION = "Custom question…"
+PLAN_LABELS = {
+    "all": "All pairs of the chosen models",
+    "baseline": "One baseline against each other model",
+    "list": "An explicit list of pairs",
+}
+_NOTICE = "studies.notice"
+
+
+def page() -> None:
+    ctx = require_admin()
+    st.title("Studies")
+    notice = st.session_state.pop(_NOTICE, None)
+    if notice:
+        st.success(notice)
+    new, existing, gold = st.tabs(["New study", "Settings", "Gold items"])
+    with new:
+        _new_study(ctx)
+    with existing:
+        _settings(ctx)
+    with gold:
+        _gold_items(ctx)
+
+
+def select_study(store: Store, *, key: str, label: str = "Study") -> Study | None:
+    """A study picker, the newest first; ``None`` (with a note) when there is no study yet."""
+    studies = store.studies()[::-1]
+    if not studies:
+        st.info("No study yet: create one on the Studies page.")
+        return None
+    by_id = {s.id: s for s in studies}
+    chosen = st.selectbox(label, list(by_id), format_func=lambda i: by_id[i].name, key=key)
+    return by_id[chosen]
+
+
+def plan_text(plan: dict) -> str:
+    """A stored pair plan in words."""
+    if plan.get("kind") == "all":
+        return "all pairs"
+    if plan.get("kind") == "baseline":
+        return f"baseline {plan.get('baseline')} against each other model"
+    return "pairs " + ", ".join(f"{a} vs {b}" for a, b in plan.get("pairs", []))
+
+
+# -- new study ----------------------------------------------------------------------------------
+
+
+def _new_study(ctx: Context) -> None:
+    store = ctx.store
+    models = store.models()
+    if len(models) < 2:
+        st.info("Import responses from at least two models first (`pairwise import responses`).")
+        return
+    name = st.text_input("Name", key="new.name", placeholder="helpfulness-2024-05")
+    preset = st.selectbox("Question", [*QUESTION_PRESETS, CUSTOM_QUESTION], key="new.preset")
+    question = (
+        st.text_input("Custom question", key="new.question")
+        if preset == CUSTOM_QUESTION
+        else preset
+    )
+    write, preview = st.tabs(["Guidelines", "Preview"])
+    guidelines = write.text_area(
+        "Guidelines (Markdown), shown to annotators above every item",
+        key="new.guidelines",
+        height=160,
+    )
+    with preview:
+        st.markdown(safe_markdown(guidelines) if guidelines.strip() else "*No guidelines.*")
+    chosen = st.multiselect("Models", models, default=models, key="new.models")
+    kind = st.radio(
+        "Pair plan",
+        PLAN_KINDS,
+        format_func=PLAN_LABELS.__getitem__,
+        key="new.plan",
+        horizontal=True,
+    )
+    baseline, listed = None, None
+    if kind == "baseline":
+        baseline = st.selectbox("Baseline model", chosen or [None], key="new.baseline")
+    if kind == "list":
+        options = list(combinations(chosen, 2))
+        listed = st.multiselect(
+            "Pairs (the first model of a pair is model A)",
+            options,
+            format_func=lambda p: f"{p[0]} vs {p[1]}",
+            key="new.pairs",
+        )
+    left, middle, right = st.columns(3)
+    overlap = left.number_input(
+        "Judgments per comparison", min_value=1, max_value=50, value=3, key="new.overlap"
+    )
+    points = middle.selectbox(
+        "Scale", SCALE_POINTS, format_func=lambda p: f"{p}-point", key="new.scale"
+    )
+    gold_rate = right.number_input(
+        "Gold rate",
+        min_value=0.0,
+        max_value=1.0,
+        value=0.0,
+        step=0.05,
+        key="new.gold_rate",
+        help="The share of items that are gold checks, for annotators while gold items are left.",
+    )
+    categories = st.multiselect(
+        "Only these prompt categories (none chosen: all)", store.categories(), key="new.categories"
+    )
+    try:
+        pairs = plan_pairs(chosen, kind, baseline=baseline, pairs=listed)
+    except ValueError as error:
+        st.warning(str(error).capitalize())
+        return
+    prompt_ids = store.prompt_ids(categories) if categories else None
+    count = store.count_comparisons(pairs, prompt_ids)
+    st.markdown(
+        f"This study will create **{count:,} comparisons** ({len(pairs)} model"
+        f" pair{'s' if len(pairs) != 1 else ''}), and wants **{count * overlap:,} judgments**."
+    )
+    problem = _new_study_problem(store, name, question, count)
+    if problem:
+        st.caption(problem)
+    if st.button("Create study", key="new.create", type="primary", disabled=bool(problem)):
+        try:
+            study = store.create_study(
+                name.strip(),
+                pairs=pairs,
+                overlap=int(overlap),
+                scale=int(points),
+                question=question.strip(),
+                guidelines=guidelines,
+                gold_rate=float(gold_rate),
+                pair_plan=describe_plan(kind, baseline=baseline, pairs=listed),
+                prompt_ids=prompt_ids,
+            )
+        except (StoreError, ValueError) as error:
+            st.error(str(error))
+            return
+        st.session_state[_NOTICE] = f"Created study {study.name!r} with {count:,} comparisons."
+        st.rerun()
+
+
+def _new_study_problem(store: Store, name: str, question: str, count: int) -> str | None:
+    """Why the study cannot be created yet, or ``None``."""
+    if not name.strip():
+        return "Give the study a name."
+    if name.strip() in {s.name for s in store.studies()}:
+        return f"A study named {name.strip()!r} exists already."
+    if not question.strip():
+        return "Write the question annotators answer."
+    if count == 0:
+        return "No prompt has responses from both models of any pair."
+    return None
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+
+def _settings(ctx: Context) -> None:
+    studies = ctx.store.studies()
+    if not studies:
+        st.info("No study yet.")
+        return
+    rows = []
+    for s in studies:
+        progress = ctx.store.study_progress(s)
+        rows.append(
+            {
+                "study": s.name,
+                "question": s.question,
+                "scale": f"{s.scale.points}-point",
+                "overlap": s.overlap,
+                "models": ", ".join(s.models),
+                "pair plan": plan_text(s.pair_plan),
+                "gold rate": s.gold_rate,
+                "comparisons": progress["comparisons"],
+                "judgments": f"{progress['done']:,} / {progress['wanted']:,}",
+                "created": s.created_at[:16].replace("T", " "),
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    study = select_study(ctx.store, key="settings.study", label="Edit study")
+    if study is None:
+        return
+    with st.form(f"settings.form.{study.id}"):
+        question = st.text_input("Question", value=study.question)
+        guidelines = st.text_area("Guidelines (Markdown)", value=study.guidelines, height=160)
+        left, right = st.columns(2)
+        overlap = left.number_input(
+            "Judgments per comparison", min_value=1, max_value=50, value=study.overlap
+        )
+        gold_rate = right.number_input(
+            "Gold rate", min_value=0.0, max_value=1.0, value=float(study.gold_rate), step=0.05
+        )
+        st.caption(
+            "A lower overlap closes comparisons that already have enough judgments; a higher one"
+            " reopens them. Judgments already made are kept."
+        )
+        saved = st.form_submit_button("Save settings")
+    if saved:
+        if not question.strip():
+            st.error("The question cannot be empty.")
+            return
+        ctx.store.update_study(
+            study.id,
+            question=question.strip(),
+            guidelines=guidelines,
+            overlap=int(overlap),
+            gold_rate=float(gold_rate),
+        )
+        st.session_state[_NOTICE] = f"Saved the settings of {study.name!r}."
+        st.rerun()
+
+
+# -- gold items ---------------------------------------------------------------------------------
+
+
+def _gold_items(ctx: Context) -> None:
+    store = ctx.store
+    study = select_study(store, key="gold.study")
+    if study is None:
+        return
+    frame = store.comparisons_frame(study.id)
+    gold = frame[frame["is_gold"].astype(bool)]
+    st.caption(
+        f"{len(gold)} gold item(s). A gold item is handed out at the study's gold rate"
+        f" ({study.gold_rate:.0%}), to each annotator once, whatever the overlap; it does not"
+        " count towards progress."
+    )
+    if not gold.empty:
+        st.dataframe(
+            gold[["comparison_id", "prompt_id", "model_a", "model_b", "gold_score", "n_judgments"]],
+            hide_index=True,
+        )
+    search = st.text_input("Find comparisons by prompt id", key="gold.search")
+    found = frame[frame["prompt_id"].str.contains(search.strip(), regex=False)] if search else frame
+    if found.empty:
+        st.info("No comparison of this study has a matching prompt id.")
+        return
+    labels = {
+        int(r.comparison_id): f"{r.prompt_id} · {r.model_a} vs {r.model_b}"
+        + (f" · gold {int(r.gold_score):+d}" if r.is_gold else "")
+        for r in found.itertuples()
+    }
+    cid = st.selectbox(
+        "Comparison", list(labels), format_func=labels.__getitem__, key=f"gold.pick.{study.id}"
+    )
+    item = store.get_comparison(cid)
+    with st.expander(f"Prompt {item.prompt.id} and the two responses", expanded=True):
+        for message in item.prompt.messages:
+            st.markdown(f"**{message['role']}**: {safe_markdown(message['content'])}")
+        a, b = st.columns(2)
+        a.markdown(f"**A: {item.model_a}**")
+        a.markdown(safe_markdown(item.left))
+        b.markdown(f"**B: {item.model_b}**")
+        b.markdown(safe_markdown(item.right))
+    labels_for_a = gold_labels(study.scale, item.model_a, item.model_b)
+    current = frame.loc[frame["comparison_id"] == cid, "gold_score"].iloc[0]
+    values = list(labels_for_a)
+    score = st.radio(
+        "Known answer",
+        values,
+        index=values.index(int(current)) if pd.notna(current) else None,
+        format_func=labels_for_a.__getitem__,
+        key=f"gold.score.{cid}",
+    )
+    left, right = st.columns(2)
+    if left.button("Set as gold", key="gold.set", disabled=score is None, type="primary"):
+        store.set_gold(cid, int(score))
+        st.session_state[_NOTICE] = f"Comparison {cid} is a gold item with answer {score:+d}."
+        st.rerun()
+    if right.button("Clear gold", key="gold.clear", disabled=pd.isna(current)):
+        store.set_gold(cid, None)
+        st.session_state[_NOTICE] = f"Comparison {cid} is a regular item again."
+        st.rerun()
+
+
+def gold_labels(scale: Scale, model_a: str, model_b: str) -> dict[int, str]:
+    """The scale's choices as scores for model A, labelled with the model names."""
+    return {
+        c.value: f"{c.value:+d}  "
+        + c.label.replace("Response 1", f"A ({model_a})").replace("Response 2", f"B ({model_b})")
+        for c in scale.choices()
+    }
