@@ -5,13 +5,38 @@ from the menu).
 Contract for page modules: each page is ``pairwise/pages/<name>.py`` with a ``page() -> None``
 function. Admin pages start with ``ctx = require_admin()``; the annotate page with
 ``ctx = require_user()``. Pages call the library and hold no business logic.
+
+People sign in three ways, checked in this order on every run (so a revoked token or a removed
+e-mail takes effect at the next click):
+
+1. a personal invite link ``/?token=...``; the token is checked, kept in the session as its hash
+   and removed from the address bar;
+2. Streamlit's OIDC login, when ``.streamlit/secrets.toml`` has an ``[auth]`` section: the
+   signed-in e-mail must belong to an annotator;
+3. local demo mode: while no token was ever issued and no ``[auth]`` is set up, whoever opens
+   the app is the admin ``local-admin``, so that a fresh install can be tried at once.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pairwise.store import Annotator, Store
+import streamlit as st
+
+from pairwise import auth
+from pairwise.store import Annotator, Store, open_store
+
+LOCAL_ADMIN = "local-admin"
+DEMO_NOTICE = (
+    "Local demo mode: you are signed in as the local admin. Invite annotators to turn on sign-in."
+)
+ADMINS_ONLY = "This page is for admins only."
+
+_STORE = "pairwise.store"
+_TOKEN_HASH = "pairwise.token_hash"
+_SIGN_IN_PROBLEM = "pairwise.sign_in_problem"
 
 
 @dataclass(frozen=True)
@@ -20,21 +45,134 @@ class Context:
     user: Annotator
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who is signed in and how: ``via`` is ``"token"``, ``"oidc"`` or ``"demo"``."""
+
+    user: Annotator
+    via: str
+
+
 def get_store() -> Store:
-    """The store for this browser session (path from ``$PAIRWISE_DB``, default ``pairwise.db``)."""
-    raise NotImplementedError
+    """The store for this browser session (path from ``$PAIRWISE_DB``, default ``pairwise.db``).
+
+    Each session gets its own connection: a connection must not be shared by threads that
+    write, and Streamlit runs every session in its own thread.
+    """
+    path = os.environ.get("PAIRWISE_DB") or "pairwise.db"
+    store = st.session_state.get(_STORE)
+    if store is None or store.path != path:
+        store = open_store(path)
+        st.session_state[_STORE] = store
+    return store
+
+
+def oidc_providers() -> list[str] | None:
+    """Provider names under ``[auth]`` in the secrets (``[]`` for a single unnamed one), or
+    ``None`` when OIDC login is not set up."""
+    try:
+        section = st.secrets.get("auth")
+    except FileNotFoundError as error:
+        # no secrets file at all; a file that exists but does not parse must not quietly
+        # turn on demo mode, so that error propagates
+        if getattr(error, "error_id", "no-secrets-found") != "no-secrets-found":
+            raise
+        return None
+    if not isinstance(section, Mapping):
+        return None
+    return [name for name, value in section.items() if isinstance(value, Mapping)]
+
+
+def identify() -> Identity | None:
+    """Sign in from this run's link, login or demo mode; ``None`` when nobody is signed in."""
+    store = get_store()
+    token = st.query_params.get("token")
+    if token is not None:
+        del st.query_params["token"]  # not left in the address bar, history or screenshots
+        digest = auth.hash_token(token)
+        if store.annotator_for_token(digest) is None:
+            st.session_state.pop(_TOKEN_HASH, None)
+            st.session_state[_SIGN_IN_PROBLEM] = (
+                "This sign-in link is not valid: it may have been revoked or mistyped."
+            )
+        else:
+            st.session_state[_TOKEN_HASH] = digest
+            st.session_state.pop(_SIGN_IN_PROBLEM, None)
+    digest = st.session_state.get(_TOKEN_HASH)
+    if digest is not None:
+        user = store.annotator_for_token(digest)
+        if user is not None:
+            return Identity(user, "token")
+        del st.session_state[_TOKEN_HASH]
+        st.session_state[_SIGN_IN_PROBLEM] = "Your sign-in link has been revoked."
+    if oidc_providers() is not None:
+        if st.user.is_logged_in and st.user.get("email"):
+            user = store.annotator_by_email(str(st.user.get("email")))
+            return None if user is None else Identity(user, "oidc")
+        return None
+    if store.token_count() == 0:
+        user = store.ensure_annotator(LOCAL_ADMIN, role="admin")
+        return Identity(user, "demo") if user.is_admin else None
+    return None
 
 
 def current_user() -> Annotator | None:
     """The signed-in annotator: invite token, OIDC login, or the local demo admin."""
-    raise NotImplementedError
+    identity = identify()
+    return None if identity is None else identity.user
+
+
+def show_sign_in() -> None:
+    """The only thing a visitor without a valid identity sees."""
+    st.title("pairwise")
+    problem = st.session_state.get(_SIGN_IN_PROBLEM)
+    if problem:
+        st.error(problem)
+    providers = oidc_providers()
+    if providers is not None and st.user.is_logged_in:
+        st.warning(
+            f"No annotator is registered with the e-mail {st.user.get('email') or '(none)'}."
+            " Ask the study admin to invite you with this address."
+        )
+        st.button("Log out", on_click=st.logout)
+        return
+    st.info("Please sign in with the personal link that the study admin sent you.")
+    if providers is not None:
+        for name in providers or [None]:
+            label = "Log in" if name is None else f"Log in with {name}"
+            st.button(label, key=f"login-{name}", on_click=st.login, args=(name,) if name else ())
+
+
+def show_identity(identity: Identity) -> None:
+    """Who is signed in, in the sidebar, with a way to sign out; the demo-mode notice on top."""
+    if identity.via == "demo":
+        st.info(DEMO_NOTICE, icon=":material/info:")
+        return
+    with st.sidebar:
+        st.caption(f"Signed in as **{identity.user.name}** ({identity.user.role})")
+        if identity.via == "oidc":
+            st.button("Log out", on_click=st.logout)
+        else:
+            st.button("Sign out", on_click=_sign_out)
+
+
+def _sign_out() -> None:
+    st.session_state.pop(_TOKEN_HASH, None)
 
 
 def require_user() -> Context:
     """Stop the page with a sign-in message unless someone is signed in."""
-    raise NotImplementedError
+    user = current_user()
+    if user is None:
+        show_sign_in()
+        st.stop()
+    return Context(get_store(), user)
 
 
 def require_admin() -> Context:
     """Stop the page unless the signed-in person is an admin."""
-    raise NotImplementedError
+    ctx = require_user()
+    if not ctx.user.is_admin:
+        st.error(ADMINS_ONLY)
+        st.stop()
+    return ctx

@@ -1,0 +1,205 @@
+"""The annotate page: one blinded comparison at a time.
+
+The responses are shown as "Response 1" and "Response 2" in the side order of the annotator's
+lease; model names and the side order never reach the browser. Widgets of an item are keyed by
+a random nonce rather than the comparison id (ids run in blocks per model pair, so they could
+hint at the pair). Buttons act through callbacks, which run before the page is drawn: a press
+stores the judgment and the same run already shows the next item. A press that names another
+nonce than the item held (a double click, a stale tab) is ignored, and the store keeps one
+judgment per annotator and comparison in any case.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+from pairwise.pages.common import Context, current_user, get_store, require_user
+from pairwise.render import safe_markdown, show_conversation, show_responses
+from pairwise.scales import orient
+from pairwise.store import Assignment, Study
+
+FLAG_REASONS = {"unsafe": "Unsafe", "broken": "Broken", "unanswerable": "Unanswerable"}
+
+_ITEM = "annotate.item"
+_FLAGGING = "annotate.flagging"
+_NOTICE = "annotate.notice"
+_STUDY = "annotate.study"
+
+
+@dataclass(frozen=True)
+class Held:
+    """The comparison on screen: its lease, the nonce naming its widgets, when it was shown."""
+
+    assignment: Assignment
+    annotator_id: int
+    nonce: str
+    shown_at: float
+
+
+def page() -> None:
+    ctx = require_user()
+    study = _pick_study(ctx)
+    if study is None:
+        return
+    st.markdown(f"### {safe_markdown(study.question)}")
+    st.caption(study.name)
+    if study.guidelines.strip():
+        with st.expander("Guidelines", icon=":material/menu_book:"):
+            st.markdown(safe_markdown(study.guidelines))
+    held = _held_item(ctx, study)
+    _progress(ctx, study)
+    notice = st.session_state.pop(_NOTICE, None)
+    if notice:
+        st.warning(notice)
+    if held is None:
+        st.success(
+            "All done, thank you! Nothing is left for you to rate in this study right now.",
+            icon=":material/celebration:",
+        )
+        return
+    show_conversation(held.assignment.prompt.messages)
+    show_responses(held.assignment.left, held.assignment.right)
+    _controls(study, held)
+
+
+def _pick_study(ctx: Context) -> Study | None:
+    """The study to work on: the only one, or the sidebar's choice (the newest by default)."""
+    studies = {s.id: s for s in ctx.store.studies()}
+    if not studies:
+        st.info("There is no study to annotate yet.")
+        return None
+    if len(studies) == 1:
+        return next(iter(studies.values()))
+    ids = list(studies)
+    with st.sidebar:
+        chosen = st.selectbox(
+            "Study", ids, index=len(ids) - 1, format_func=lambda i: studies[i].name, key=_STUDY
+        )
+    return studies[chosen]
+
+
+def _held_item(ctx: Context, study: Study) -> Held | None:
+    """The item on screen, or the next one leased now; ``None`` when nothing is left."""
+    held: Held | None = st.session_state.get(_ITEM)
+    if held is not None:
+        if held.assignment.study_id == study.id and held.annotator_id == ctx.user.id:
+            return held
+        ctx.store.release(held.assignment.comparison_id, held.annotator_id)
+    assignment = ctx.store.next_comparison(study, ctx.user.id)
+    if assignment is None:
+        st.session_state.pop(_ITEM, None)
+        return None
+    held = Held(assignment, ctx.user.id, secrets.token_hex(8), time.monotonic())
+    st.session_state[_ITEM] = held
+    return held
+
+
+def _progress(ctx: Context, study: Study) -> None:
+    mine = ctx.store.annotator_progress(study, ctx.user.id)
+    overall = ctx.store.study_progress(study)
+    left, right = st.columns(2)
+    left.progress(
+        _fraction(mine["done"], mine["total"]),
+        text=f"You: {mine['done']:,} of {mine['total']:,} rated",
+    )
+    right.progress(
+        _fraction(overall["done"], overall["wanted"]),
+        text=f"Study: {overall['done']:,} of {overall['wanted']:,} judgments",
+    )
+
+
+def _fraction(done: int, total: int) -> float:
+    return min(1.0, done / total) if total else 1.0
+
+
+def _controls(study: Study, held: Held) -> None:
+    """A note, the scale's buttons (keys 1..n), Skip (s) and Flag (f)."""
+    nonce = held.nonce
+    st.text_area(
+        "Rationale or note (optional)",
+        key=f"note-{nonce}",
+        placeholder="Why you chose, or what is wrong with this item",
+        height=68,
+    )
+    choices = study.scale.choices()
+    for column, choice in zip(st.columns(len(choices)), choices, strict=True):
+        column.button(
+            choice.label,
+            key=f"rate-{nonce}-{choice.shortcut}",
+            shortcut=choice.shortcut,
+            on_click=_rate,
+            args=(nonce, choice.value),
+            width="stretch",
+            wrap=True,
+        )
+    with st.container(horizontal=True):
+        st.button("Skip", key=f"skip-{nonce}", shortcut="s", on_click=_pass, args=(nonce, "skip"))
+        st.button("Flag", key=f"flag-{nonce}", shortcut="f", on_click=_toggle_flag, args=(nonce,))
+    if st.session_state.get(_FLAGGING) == nonce:
+        st.caption("What is wrong with this item?")
+        with st.container(horizontal=True):
+            for reason, label in FLAG_REASONS.items():
+                st.button(label, key=f"flag-{nonce}-{reason}", on_click=_pass, args=(nonce, reason))
+            st.button("Cancel", key=f"flag-{nonce}-cancel", on_click=_toggle_flag, args=(nonce,))
+
+
+def _current(nonce: str) -> Held | None:
+    """The held item if a press was meant for it by the person still signed in, else ``None``
+    (a press on an earlier item, or after the link was revoked)."""
+    held: Held | None = st.session_state.get(_ITEM)
+    if held is None or held.nonce != nonce:
+        return None
+    user = current_user()
+    return held if user is not None and user.id == held.annotator_id else None
+
+
+def _note(held: Held) -> str:
+    return (st.session_state.get(f"note-{held.nonce}") or "").strip()
+
+
+def _next_item() -> None:
+    """Let go of the item on screen; the page leases the next one in the same run."""
+    st.session_state.pop(_ITEM, None)
+    st.session_state.pop(_FLAGGING, None)
+
+
+def _rate(nonce: str, shown_value: int) -> None:
+    held = _current(nonce)
+    if held is None:
+        return
+    a = held.assignment
+    result = get_store().record_judgment(
+        a.comparison_id,
+        held.annotator_id,
+        score=orient(shown_value, a.shown_order),
+        shown_order=a.shown_order,
+        rationale=_note(held),
+        seconds=round(time.monotonic() - held.shown_at, 3),
+    )
+    if result.status == "full":
+        st.session_state[_NOTICE] = (
+            "That comparison was completed by others while it was open, so your rating was not"
+            " needed. Here is the next one."
+        )
+    _next_item()
+
+
+def _pass(nonce: str, reason: str) -> None:
+    held = _current(nonce)
+    if held is None:
+        return
+    get_store().record_pass(
+        held.assignment.comparison_id, held.annotator_id, reason=reason, note=_note(held)
+    )
+    _next_item()
+
+
+def _toggle_flag(nonce: str) -> None:
+    if _current(nonce) is None:
+        return
+    open_now = st.session_state.get(_FLAGGING) == nonce
+    st.session_state[_FLAGGING] = None if open_now else nonce
