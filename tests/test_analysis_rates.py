@@ -348,6 +348,15 @@ def test_results_are_reproducible_and_independent_of_row_order():
     pd.testing.assert_frame_equal(alone, first[first["model_a"] == "alpha"].reset_index(drop=True))
 
 
+def test_threads_do_not_change_the_numbers(monkeypatch):
+    frame = simulate_judgments(n_models=6, n_comparisons=3000, seed=10)
+    threaded = pair_rates(frame, rounds=300), mean_scores(frame, rounds=300)
+    monkeypatch.setattr("analysis.intervals._available_cores", lambda: 1)
+    serial = pair_rates(frame, rounds=300), mean_scores(frame, rounds=300)
+    for one, other in zip(threaded, serial, strict=True):
+        pd.testing.assert_frame_equal(one, other)
+
+
 # --- the majority view --------------------------------------------------------------------
 
 
