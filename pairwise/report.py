@@ -1,0 +1,642 @@
+"""The win-rate report: every number of ``analysis/`` on one judgments frame, as JSON, Markdown or HTML.
+
+A report is computed once (:func:`build_report`) and rendered many ways, so the app page, the CLI
+and a file on disk always show the same figures. It records its inputs' counts, the methods, the
+bootstrap rounds and the seed, so that anyone can reproduce it. The JSON schema is documented in
+``docs/report-schema.md`` and kept stable (``meta.schema`` names its version).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+import analysis
+
+REPORT_SCHEMA = "pairwise-report/1"
+FORMATS = ("json", "md", "html")
+RATE_NAMES = ("win_rate", "tie_rate", "loss_rate", "win_half_tie_rate")
+OUTCOME_COLOURS = {"win": "#2b8a3e", "tie": "#adb5bd", "loss": "#c92a2a"}
+
+
+@dataclass(frozen=True)
+class Report:
+    """All the figures of one report. DataFrames are empty (never None) when a section has no data."""
+
+    pairs: pd.DataFrame
+    majority: pd.DataFrame
+    scores: pd.DataFrame
+    distribution: pd.DataFrame
+    mappings: dict[int, pd.DataFrame]
+    ratings: analysis.Ratings | None
+    agreement: pd.DataFrame
+    position: analysis.Preference | None
+    length: analysis.Preference | None
+    length_buckets: pd.DataFrame
+    annotators: pd.DataFrame
+    by_category: pd.DataFrame
+    by_turns: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def build_report(
+    frame: pd.DataFrame,
+    *,
+    rounds: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    study: str | None = None,
+    counts: dict[str, int] | None = None,
+) -> Report:
+    """Compute the report on a judgments frame (see ``docs/judgments-frame.md``).
+
+    Gold checks are for annotator quality, not model quality: rows with ``is_gold`` are left out.
+    ``counts`` are the store's table sizes, recorded in ``meta`` next to the frame's own counts.
+    """
+    if "is_gold" in frame.columns:
+        frame = frame[~frame["is_gold"].astype(bool)]
+    options = {"rounds": rounds, "seed": seed, "confidence": confidence}
+    empty = pd.DataFrame()
+    has_rows = len(frame) > 0
+    models = sorted(set(frame["model_a"]) | set(frame["model_b"])) if has_rows else []
+
+    pairs = analysis.pair_rates(frame, **options) if has_rows else empty
+    majority_view = analysis.majority_outcomes(frame) if has_rows else empty
+    majority = analysis.pair_rates(majority_view, **options) if has_rows else empty
+    graded = has_rows and "score" in frame.columns
+    scores = analysis.mean_scores(frame, **options) if graded else empty
+    distribution = analysis.score_distribution(frame) if graded else empty
+    scales = sorted(int(s) for s in frame["scale"].unique()) if "scale" in frame.columns else []
+    ratings = analysis.bradley_terry(frame, **options) if len(models) >= 2 else None
+    agreement = _agreement(frame)
+    position = _maybe(analysis.position_preference, frame, "shown_order", **options)
+    length = _maybe(analysis.length_preference, frame, "len_a", **options)
+    buckets = _maybe(analysis.length_buckets, frame, "len_a", **options)
+    has_annotator_columns = {"annotator", "shown_order", "seconds"} <= set(frame.columns)
+    annotators = analysis.annotator_summary(frame) if has_rows and has_annotator_columns else empty
+    by_category = (
+        analysis.rates_by_category(frame, **options)
+        if has_rows and "category" in frame.columns and frame["category"].nunique() > 1
+        else empty
+    )
+    by_turns = analysis.rates_by_turns(frame, **options) if has_rows and "turns" in frame else empty
+
+    meta = {
+        "schema": REPORT_SCHEMA,
+        "study": study,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "counts": {
+            "judgments": int(len(frame)),
+            "prompts": int(frame["prompt_id"].nunique()) if has_rows else 0,
+            "comparisons": int(frame["comparison_id"].nunique())
+            if has_rows and "comparison_id" in frame
+            else None,
+            "annotators": int(frame["annotator"].nunique())
+            if has_rows and "annotator" in frame
+            else None,
+            "models": len(models),
+            "store": counts,
+        },
+        "method": {
+            "intervals": "Wilson when every prompt of a pair has one judgment, else a cluster "
+            "bootstrap that resamples prompts",
+            "confidence": confidence,
+            "p_value": "two-sided sign test over prompts that lean one way (non-tied outcomes)",
+            "ratings": "Bradley-Terry, ties as half wins, Elo scale 1000 + 400/ln(10) * strength, "
+            "bootstrap over prompts",
+            "majority": "per prompt, the outcome most annotators chose; no clear majority is a tie",
+            "gold": "gold-check comparisons are left out",
+        },
+        "rounds": rounds,
+        "seed": seed,
+        "scales": scales,
+    }
+    return Report(
+        pairs=pairs,
+        majority=majority,
+        scores=scores,
+        distribution=distribution,
+        mappings={s: analysis.outcome_mapping(s) for s in scales},
+        ratings=ratings,
+        agreement=agreement,
+        position=position,
+        length=length,
+        length_buckets=buckets if buckets is not None else empty,
+        annotators=annotators,
+        by_category=by_category,
+        by_turns=by_turns,
+        meta=meta,
+    )
+
+
+def _maybe(function, frame: pd.DataFrame, needs: str, **options):
+    """Run a bias check when the frame has what it needs and at least one decided judgment."""
+    if len(frame) == 0 or needs not in frame.columns:
+        return None
+    try:
+        return function(frame, **options)
+    except ValueError:
+        return None
+
+
+def _agreement(frame: pd.DataFrame) -> pd.DataFrame:
+    """Agreement needs items judged more than once; without any there is nothing to report."""
+    if len(frame) == 0 or "annotator" not in frame.columns:
+        return pd.DataFrame()
+    item = "comparison_id" if "comparison_id" in frame.columns else "prompt_id"
+    if frame.groupby(item)["annotator"].nunique().max() < 2:
+        return pd.DataFrame()
+    return analysis.agreement_summary(frame, on="score" if "score" in frame.columns else "outcome")
+
+
+# -- JSON ----------------------------------------------------------------------------------------
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The report as plain JSON-able data, in the schema of ``docs/report-schema.md``."""
+    ratings = None
+    if report.ratings is not None:
+        r = report.ratings
+        ratings = {
+            "method": r.method,
+            "rounds": r.rounds,
+            "seed": r.seed,
+            "resample": r.resample,
+            "anchor": r.anchor,
+            "models": [
+                {
+                    "model": row.model,
+                    "rating": _num(row.rating),
+                    "ci": [_num(row.ci_low), _num(row.ci_high)],
+                    "rank": int(row.rank),
+                    "rank_ci": [int(row.rank_low), int(row.rank_high)],
+                    "n": int(row.n),
+                }
+                for row in r.table.itertuples()
+            ],
+        }
+    return {
+        "meta": report.meta,
+        "pairs": _pair_records(report.pairs),
+        "majority": _pair_records(report.majority),
+        "scores": _records(report.scores),
+        "ratings": ratings,
+        "agreement": _records(report.agreement),
+        "bias": {
+            "position": _preference(report.position),
+            "length": _preference(report.length),
+            "length_buckets": _records(report.length_buckets),
+            "annotators": _records(report.annotators),
+        },
+        "breakdowns": {
+            "category": _pair_records(report.by_category, extra=("category",)),
+            "turns": _pair_records(report.by_turns, extra=("turn_kind",)),
+        },
+    }
+
+
+def _pair_records(rates: pd.DataFrame, extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    records = []
+    for row in rates.to_dict("records"):
+        record = {key: _plain(row[key]) for key in extra}
+        record |= {
+            "model_a": row["model_a"],
+            "model_b": row["model_b"],
+            "n": int(row["n"]),
+            "n_prompts": int(row["n_prompts"]),
+            "wins": int(row["wins"]),
+            "ties": int(row["ties"]),
+            "losses": int(row["losses"]),
+        }
+        for rate in RATE_NAMES:
+            record[rate] = _num(row[rate])
+            record[f"{rate}_ci"] = [_num(row[f"{rate}_ci_low"]), _num(row[f"{rate}_ci_high"])]
+        record["p_value"] = _num(row["p_value"])
+        record["method"] = row["method"]
+        records.append(record)
+    return records
+
+
+def _preference(p: analysis.Preference | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {
+        "favoured": p.favoured,
+        "n": p.n,
+        "wins": p.wins,
+        "share": _num(p.share),
+        "ci": [_num(p.ci_low), _num(p.ci_high)],
+        "p_value": _num(p.p_value),
+        "method": p.method,
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _num(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is pd.NA or value is None:
+        return None
+    return value
+
+
+def _num(value: Any) -> float | None:
+    """A float for JSON: NaN (no data) becomes null, and 6 decimals are plenty."""
+    value = float(value)
+    return None if math.isnan(value) else round(value, 6)
+
+
+# -- charts ------------------------------------------------------------------------------------
+
+
+def outcome_chart(rates: pd.DataFrame) -> alt.LayerChart:
+    """Stacked win / tie / loss bars per pair with error bars, as in Llama 2's figure."""
+    label = rates["model_a"] + " vs " + rates["model_b"]
+    long = pd.concat(
+        [
+            pd.DataFrame(
+                {"pair": label, "outcome": name, "rate": rates[f"{name}_rate"], "order": i}
+            )
+            for i, name in enumerate(("win", "tie", "loss"))
+        ]
+    )
+    bars = (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("sum(rate):Q", title="share of judgments", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("pair:N", title=None),
+            color=alt.Color(
+                "outcome:N",
+                scale=alt.Scale(domain=list(OUTCOME_COLOURS), range=list(OUTCOME_COLOURS.values())),
+                title="model A",
+            ),
+            order=alt.Order("order:Q"),
+            tooltip=["pair", "outcome", alt.Tooltip("rate:Q", format=".1%")],
+        )
+    )
+    # The win interval sits on the win bar's end; the loss interval on the loss bar's start.
+    errors = pd.DataFrame(
+        {
+            "pair": pd.concat([label, label]),
+            "low": pd.concat([rates["win_rate_ci_low"], 1 - rates["loss_rate_ci_high"]]),
+            "high": pd.concat([rates["win_rate_ci_high"], 1 - rates["loss_rate_ci_low"]]),
+        }
+    )
+    whiskers = (
+        alt.Chart(errors)
+        .mark_errorbar(ticks=True, color="black")
+        .encode(x=alt.X("low:Q", title="share of judgments"), x2="high:Q", y="pair:N")
+    )
+    return (bars + whiskers).properties(width=520, height=alt.Step(28))
+
+
+def ratings_chart(ratings: analysis.Ratings) -> alt.LayerChart:
+    """Elo-scaled Bradley-Terry ratings with their bootstrap intervals, best at the top."""
+    table = ratings.table
+    order = list(table.sort_values("rating", ascending=False)["model"])
+    base = alt.Chart(table).encode(y=alt.Y("model:N", sort=order, title=None))
+    points = base.mark_point(filled=True, size=70, color="#1c7ed6").encode(
+        x=alt.X("rating:Q", scale=alt.Scale(zero=False), title="rating (Elo scale)"),
+        tooltip=["model", alt.Tooltip("rating:Q", format=".0f"), "rank"],
+    )
+    whiskers = base.mark_errorbar(ticks=True).encode(
+        x=alt.X("ci_low:Q", title="rating (Elo scale)"), x2="ci_high:Q"
+    )
+    return (whiskers + points).properties(width=520, height=alt.Step(28))
+
+
+def chart_svg(chart: alt.TopLevelMixin) -> str:
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(chart.to_json())
+
+
+def chart_png(chart: alt.TopLevelMixin) -> bytes:
+    import vl_convert
+
+    return vl_convert.vegalite_to_png(chart.to_json(), scale=2)
+
+
+# -- Markdown and HTML -----------------------------------------------------------------------
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{float(value):.1%}"
+
+
+def _interval(low: Any, high: Any, fmt=_pct) -> str:
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def _p(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _pair_table(
+    rates: pd.DataFrame, extra: tuple[str, ...] = ()
+) -> tuple[list[str], list[list[str]]]:
+    header = [
+        *extra,
+        "model A",
+        "model B",
+        "n",
+        "win",
+        "tie",
+        "loss",
+        "win + ½ tie",
+        "p",
+        "intervals",
+    ]
+    rows = []
+    for r in rates.to_dict("records"):
+        cells = [str(r[e]) for e in extra] + [r["model_a"], r["model_b"], str(r["n"])]
+        for rate in RATE_NAMES:
+            cells.append(f"{_pct(r[rate])} {_interval(r[f'{rate}_ci_low'], r[f'{rate}_ci_high'])}")
+        cells += [_p(r["p_value"]), r["method"]]
+        rows.append(cells)
+    return header, rows
+
+
+def _sections(report: Report) -> list[tuple[str, str, tuple[list[str], list[list[str]]] | None]]:
+    """(title, prose, table) in reading order: shared by the Markdown and HTML renderers."""
+    meta = report.meta
+    c = meta["counts"]
+    intro = (
+        f"{c['judgments']} judgments of {c['prompts']} prompts by {c['annotators']} annotators, "
+        f"{c['models']} models. Intervals: {int(meta['method']['confidence'] * 100)}%, "
+        f"{meta['method']['intervals']} ({meta['rounds']} rounds, seed {meta['seed']}). "
+        f"p: {meta['method']['p_value']}. Win + ½ tie counts a tie as half a win."
+    )
+    out: list[tuple[str, str, Any]] = [("Summary", intro, None)]
+    if len(report.pairs):
+        out.append(("Win / tie / loss per pair (all judgments)", "", _pair_table(report.pairs)))
+        out.append(
+            (
+                "Per-prompt majority view",
+                meta["method"]["majority"] + ".",
+                _pair_table(report.majority),
+            )
+        )
+    if len(report.scores):
+        rows = [
+            [
+                r["model_a"],
+                r["model_b"],
+                str(r.get("scale", "")),
+                str(r["n"]),
+                f"{r['mean_score']:+.2f}",
+                _interval(r["mean_score_ci_low"], r["mean_score_ci_high"], lambda v: f"{v:+.2f}"),
+            ]
+            for r in report.scores.to_dict("records")
+        ]
+        mapping = "; ".join(
+            f"{s}-point: "
+            + ", ".join(f"{m.score:+d} {m.label} → {m.outcome}" for m in table.itertuples())
+            for s, table in report.mappings.items()
+        )
+        out.append(
+            (
+                "Graded scores",
+                f"Mean signed score for model A. Outcome mapping: {mapping}.",
+                (["model A", "model B", "scale", "n", "mean score", "interval"], rows),
+            )
+        )
+    if report.ratings is not None:
+        r = report.ratings
+        rows = [
+            [
+                str(t.rank),
+                t.model,
+                f"{t.rating:.0f}",
+                _interval(t.ci_low, t.ci_high, lambda v: f"{v:.0f}"),
+                f"{t.rank_low}–{t.rank_high}",
+                str(t.n),
+            ]
+            for t in r.table.itertuples()
+        ]
+        out.append(
+            (
+                "Ratings (Bradley-Terry)",
+                f"{meta['method']['ratings']}; {r.rounds} rounds, seed {r.seed}, resampling {r.resample}.",
+                (["rank", "model", "rating", "interval", "rank interval", "n"], rows),
+            )
+        )
+    if len(report.agreement):
+        rows = [
+            [a["method"], a["on"], f"{a['value']:.3f}", str(a["n_items"]), str(a["n_ratings"])]
+            for a in report.agreement.to_dict("records")
+        ]
+        out.append(
+            (
+                "Agreement between annotators",
+                "Computed on items judged by two or more annotators.",
+                (["coefficient", "on", "value", "items", "ratings"], rows),
+            )
+        )
+    bias_rows = []
+    for name, p in (("position", report.position), ("length", report.length)):
+        if p is not None:
+            bias_rows.append(
+                [
+                    name,
+                    p.favoured,
+                    str(p.n),
+                    _pct(p.share),
+                    _interval(p.ci_low, p.ci_high),
+                    _p(p.p_value),
+                ]
+            )
+    if bias_rows:
+        out.append(
+            (
+                "Bias checks",
+                "Share of non-tied judgments won by the favoured side; 50% means no preference.",
+                (["check", "favoured", "n", "share", "interval", "p"], bias_rows),
+            )
+        )
+    if len(report.length_buckets):
+        rows = [
+            [
+                str(b["length_bucket"]),
+                str(b["n"]),
+                _pct(b["win_rate"]),
+                _pct(b["tie_rate"]),
+                _pct(b["loss_rate"]),
+            ]
+            for b in report.length_buckets.to_dict("records")
+        ]
+        out.append(
+            (
+                "Longer response by length difference",
+                "Rates of the longer response, by how much longer it is.",
+                (["longer by", "n", "win", "tie", "loss"], rows),
+            )
+        )
+    if len(report.annotators):
+        rows = [
+            [
+                a["annotator"],
+                str(a["n"]),
+                _pct(a["tie_rate"]),
+                _pct(a["left_win_share"]),
+                _p(a["left_p_value"]),
+                "–" if pd.isna(a["mean_seconds"]) else f"{a['mean_seconds']:.1f}",
+            ]
+            for a in report.annotators.to_dict("records")
+        ]
+        out.append(
+            (
+                "Annotators",
+                "Tie propensity and left-side preference per annotator.",
+                (["annotator", "n", "tie rate", "left wins", "left p", "mean seconds"], rows),
+            )
+        )
+    if len(report.by_category):
+        out.append(("By category", "", _pair_table(report.by_category, ("category",))))
+    if len(report.by_turns):
+        out.append(("Single- vs multi-turn", "", _pair_table(report.by_turns, ("turn_kind",))))
+    return out
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def report_markdown(report: Report, *, chart_files: dict[str, str] | None = None) -> str:
+    """The report in Markdown; ``chart_files`` maps chart names to image paths to link."""
+    title = f"# Win-rate report{': ' + report.meta['study'] if report.meta.get('study') else ''}"
+    lines = [title, "", f"Created {report.meta['created_at']} · schema `{REPORT_SCHEMA}`", ""]
+    for name, path in (chart_files or {}).items():
+        lines += [f"![{name}]({path})", ""]
+    for heading, prose, table in _sections(report):
+        lines += [f"## {heading}", ""]
+        if prose:
+            lines += [prose, ""]
+        if table:
+            header, rows = table
+            lines.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
+            lines.append("|" + "---|" * len(header))
+            lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def report_html(report: Report) -> str:
+    """A self-contained HTML page: escaped tables and inline SVG charts."""
+    title = "Win-rate report" + (f": {report.meta['study']}" if report.meta.get("study") else "")
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
+        "td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left}th{background:#f3f3f3}"
+        "</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>Created {html.escape(report.meta['created_at'])} · schema {REPORT_SCHEMA}</p>",
+    ]
+    for svg in _chart_svgs(report).values():
+        parts.append(f"<figure>{svg}</figure>")
+    for heading, prose, table in _sections(report):
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        if prose:
+            parts.append(f"<p>{html.escape(prose)}</p>")
+        if table:
+            header, rows = table
+            parts.append(
+                "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+            )
+            parts += [
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                for row in rows
+            ]
+            parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def charts(report: Report) -> dict[str, alt.TopLevelMixin]:
+    """The report's charts by name: win/tie/loss per pair, and ratings when there are any."""
+    out: dict[str, alt.TopLevelMixin] = {}
+    if len(report.pairs):
+        out["win-tie-loss"] = outcome_chart(report.pairs)
+    if report.ratings is not None:
+        out["ratings"] = ratings_chart(report.ratings)
+    return out
+
+
+def _chart_svgs(report: Report) -> dict[str, str]:
+    return {name: chart_svg(chart) for name, chart in charts(report).items()}
+
+
+def write_report(report: Report, path: str | Path, fmt: str | None = None) -> list[Path]:
+    """Write the report to ``path`` (format from ``fmt`` or the file's suffix); returns files written.
+
+    Markdown gets its charts as PNG files beside it (``<stem>-<chart>.png``); HTML embeds them.
+    Each file is written to a temporary name and renamed, so a crash never leaves half a report.
+    """
+    path = Path(path)
+    fmt = fmt or {".md": "md", ".json": "json", ".html": "html", ".htm": "html"}.get(
+        path.suffix.lower()
+    )
+    if fmt not in FORMATS:
+        raise ValueError(f"report format must be one of {FORMATS}, not {fmt!r}")
+    written = []
+    if fmt == "json":
+        text = json.dumps(report_json(report), indent=2, ensure_ascii=False)
+    elif fmt == "html":
+        text = report_html(report)
+    else:
+        chart_files = {}
+        for name, chart in charts(report).items():
+            image = path.with_name(f"{path.stem}-{name}.png")
+            _atomic_write(image, chart_png(chart))
+            chart_files[name] = image.name
+            written.append(image)
+        text = report_markdown(report, chart_files=chart_files)
+    _atomic_write(path, text.encode("utf-8"))
+    return [path, *written]
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report as text in ``fmt`` (json, md or html), for standard output."""
+    if fmt == "json":
+        return json.dumps(report_json(report), indent=2, ensure_ascii=False)
+    if fmt == "html":
+        return report_html(report)
+    if fmt == "md":
+        return report_markdown(report)
+    raise ValueError(f"report format must be one of {FORMATS}, not {fmt!r}")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
