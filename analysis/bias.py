@@ -112,12 +112,13 @@ def length_buckets(
     """
     require_columns(frame, ["prompt_id", "len_a", "len_b"], needed_by="length_buckets")
     check_settings(method, rounds, seed, confidence)
-    if list(edges) != sorted(set(edges)) or edges[0] < 0:
-        raise ValueError(f"edges must be increasing and non-negative, not {tuple(edges)!r}")
+    if list(edges) != sorted(set(edges)) or not edges or edges[0] != 0:
+        raise ValueError(f"edges must start at 0 and increase, not {tuple(edges)!r}")
     longer = _a_longer(frame)
     len_a, len_b = _lengths(frame)
     with np.errstate(divide="ignore", invalid="ignore"):
         difference = np.abs(len_a - len_b) / np.minimum(len_a, len_b)
+    difference[np.isinf(difference)] = np.finfo(float).max  # against an empty response
     labels = [f"{low:.0%}–{high:.0%}" for low, high in zip(edges[:-1], edges[1:], strict=False)]
     labels.append(f"≥{edges[-1]:.0%}")
     bucket = pd.cut(difference, [*edges, np.inf], right=False, labels=labels)

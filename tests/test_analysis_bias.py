@@ -93,14 +93,15 @@ def test_length_buckets_follow_the_relative_difference():
         ("loss", "AB", 100, 108, "ann", 10.0),  # 8% longer B, B won
         ("win", "BA", 120, 100, "ann", 10.0),  # 20% longer A, A won
         ("tie", "AB", 100, 300, "ann", 10.0),  # 200% longer B, tie
+        ("loss", "BA", 0, 40, "ann", 10.0),  # against an empty response, B won
         ("win", "AB", 100, 100, "ann", 10.0),  # equal: left out
     ]
     table = length_buckets(judgments(rows)).set_index("length_bucket")
     assert list(table.index) == ["0%–10%", "10%–25%", "≥100%"]
     assert table.loc["0%–10%", ["wins", "ties", "losses"]].tolist() == [1, 0, 1]
     assert table.loc["10%–25%", ["wins", "ties", "losses"]].tolist() == [1, 0, 0]
-    assert table.loc["≥100%", ["wins", "ties", "losses"]].tolist() == [0, 1, 0]
-    assert table["n"].sum() == 4
+    assert table.loc["≥100%", ["wins", "ties", "losses"]].tolist() == [1, 1, 0]
+    assert table["n"].sum() == 5
 
 
 def test_length_buckets_climb_with_a_planted_length_bias():
@@ -158,6 +159,8 @@ def test_bad_bias_inputs_are_named():
         annotator_summary(frame.drop(columns="seconds"))
     with pytest.raises(ValueError, match="edges"):
         length_buckets(frame, edges=(0.5, 0.1))
+    with pytest.raises(ValueError, match="edges"):
+        length_buckets(frame, edges=(0.1, 0.5))
 
 
 def test_no_decided_judgments_gives_an_empty_preference():
