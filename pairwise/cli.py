@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from . import auth
+from . import auth, export, report
 from .demo import ensure_demo
 from .ingest import (
     IngestError,
@@ -303,7 +303,117 @@ def revoke(store: Store, name: str) -> None:
 
 # -- report ----------------------------------------------------------------------------------------
 
+
+@main.command("report")
+@click.option("--study", help="The study to report on (default: all judgments).")
+@click.option(
+    "--format", "fmt", type=click.Choice(report.FORMATS), help="Default: from --out, else md."
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to FILE instead of printing.")
+@click.option("--bootstrap", "rounds", default=1000, show_default=True, help="Bootstrap rounds.")
+@click.option("--seed", default=0, show_default=True, help="Seed of every bootstrap.")
+@click.option("--confidence", default=0.95, show_default=True, help="Interval coverage.")
+@pass_store
+def report_command(
+    store: Store,
+    study: str | None,
+    fmt: str | None,
+    out: str | None,
+    rounds: int,
+    seed: int,
+    confidence: float,
+) -> None:
+    """Win / tie / loss rates with intervals, ratings, agreement and bias checks."""
+    if study is not None:
+        store.get_study(study)  # an unknown study is an error, not an empty report
+    result = report.report_from_store(store, study, rounds=rounds, seed=seed, confidence=confidence)
+    if out is None:
+        click.echo(report.render(result, fmt or "md"))
+        return
+    for path in report.write_report(result, out, fmt):
+        click.echo(f"wrote {path}")
+
+
 # -- export ----------------------------------------------------------------------------------------
+
+
+@main.command("export")
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(export.FORMATS)),
+    default="trl-conversational",
+    show_default=True,
+)
+@click.option("--study", help="Export this study only (default: all studies).")
+@click.option(
+    "--aggregation",
+    type=click.Choice(list(export.AGGREGATIONS)),
+    default="majority",
+    show_default=True,
+    help="One record per judgment, or per comparison by majority vote or mean score.",
+)
+@click.option("--keep-ties", is_flag=True, help="Keep ties, flagged tie=true (default: drop).")
+@click.option(
+    "--min-agreement",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Drop comparisons whose share of judgments agreeing with the majority is lower.",
+)
+@click.option(
+    "--margins", help="Margin per score level, e.g. 1=0.33,2=0.67,3=1 (default: |score|)."
+)
+@click.option(
+    "--keep-flagged", is_flag=True, help="Keep comparisons flagged unsafe/broken/unanswerable."
+)
+@click.option("--include-excluded", is_flag=True, help="Include annotators marked excluded.")
+@click.option("--no-gold", is_flag=True, help="Leave gold check items out.")
+@click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Share of prompts in a test file (split by prompt).",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the train/test split.")
+@pass_store
+def export_command(
+    store: Store,
+    output: str,
+    fmt: str,
+    study: str | None,
+    aggregation: str,
+    keep_ties: bool,
+    min_agreement: float,
+    margins: str | None,
+    keep_flagged: bool,
+    include_excluded: bool,
+    no_gold: bool,
+    test_fraction: float,
+    seed: int,
+) -> None:
+    """Write a preference dataset (or the raw judgments) to OUTPUT, with a dataset card."""
+    options = export.ExportOptions(
+        format=fmt,
+        aggregation=aggregation,
+        keep_ties=keep_ties,
+        min_agreement=min_agreement,
+        margins=None if margins is None else export.parse_margins(margins),
+        study=study,
+        exclude_flagged=not keep_flagged,
+        include_excluded=include_excluded,
+        include_gold=not no_gold,
+        test_fraction=test_fraction,
+        seed=seed,
+    )
+    written = export.export_dataset(store, output, options)
+    counts = written.export.counts
+    for split, path in written.files.items():
+        rows = counts["records"] if split == "all" else counts[f"{split}_records"]
+        click.echo(f"wrote {path} ({rows} records)")
+    click.echo(f"wrote {written.card}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import pandas as pd
 
 import analysis
 
+from .store import Store
+
 REPORT_SCHEMA = "pairwise-report/1"
 FORMATS = ("json", "md", "html")
 RATE_NAMES = ("win_rate", "tie_rate", "loss_rate", "win_half_tie_rate")
@@ -96,13 +98,9 @@ def build_report(
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "counts": {
             "judgments": int(len(frame)),
-            "prompts": int(frame["prompt_id"].nunique()) if has_rows else 0,
-            "comparisons": int(frame["comparison_id"].nunique())
-            if has_rows and "comparison_id" in frame
-            else None,
-            "annotators": int(frame["annotator"].nunique())
-            if has_rows and "annotator" in frame
-            else None,
+            "prompts": _distinct(frame, "prompt_id"),
+            "comparisons": _distinct(frame, "comparison_id"),
+            "annotators": _distinct(frame, "annotator"),
             "models": len(models),
             "store": counts,
         },
@@ -136,6 +134,25 @@ def build_report(
         by_turns=by_turns,
         meta=meta,
     )
+
+
+def report_from_store(
+    store: Store,
+    study: str | None = None,
+    *,
+    rounds: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> Report:
+    """The report on a study (or every study) of a store, excluded annotators left out."""
+    frame = store.judgments_frame(study, include_gold=False)
+    return build_report(
+        frame, rounds=rounds, seed=seed, confidence=confidence, study=study, counts=store.counts()
+    )
+
+
+def _distinct(frame: pd.DataFrame, column: str) -> int | None:
+    return int(frame[column].nunique()) if column in frame.columns else None
 
 
 def _maybe(function, frame: pd.DataFrame, needs: str, **options):
@@ -386,6 +403,8 @@ def _sections(report: Report) -> list[tuple[str, str, tuple[list[str], list[list
         f"{meta['method']['intervals']} ({meta['rounds']} rounds, seed {meta['seed']}). "
         f"p: {meta['method']['p_value']}. Win + ½ tie counts a tie as half a win."
     )
+    if not c["judgments"]:
+        intro = "No judgments yet: nothing to report."
     out: list[tuple[str, str, Any]] = [("Summary", intro, None)]
     if len(report.pairs):
         out.append(("Win / tie / loss per pair (all judgments)", "", _pair_table(report.pairs)))

@@ -1,0 +1,115 @@
+"""The report from the command line and on the admin page, on a demo study judged by a script."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from click.testing import CliRunner
+from streamlit.testing.v1 import AppTest
+
+from pairwise import auth
+from pairwise.cli import main
+from pairwise.pages.common import ADMINS_ONLY
+from pairwise.report import report_from_store, report_json
+from pairwise.scales import orient
+
+STRENGTH = {"cirrus-70b-chat": 1.0, "borealis-13b-instruct": 0.3, "atlas-7b-chat": -0.8}
+
+
+def _judge_all(store, annotators: int = 3, seed: int = 0) -> int:
+    """Annotators take comparisons until none is left, favouring the stronger model."""
+    study = store.get_study("demo")
+    rng = random.Random(seed)
+    stored = 0
+    for i in range(annotators):
+        who = store.ensure_annotator(f"rater-{i}")
+        while (got := store.next_comparison(study, who.id, rng=rng)) is not None:
+            lean = STRENGTH[got.model_a] - STRENGTH[got.model_b] + rng.gauss(0, 0.8)
+            score = max(-3, min(3, round(lean * 1.5)))
+            value = orient(score, got.shown_order)  # the button that means `score` for A
+            result = store.record_judgment(
+                got.comparison_id,
+                who.id,
+                score=orient(value, got.shown_order),
+                shown_order=got.shown_order,
+                seconds=rng.uniform(5, 60),
+            )
+            stored += result.stored
+    return stored
+
+
+@pytest.fixture
+def judged(demo_store):
+    assert _judge_all(demo_store) == 432  # 144 comparisons x overlap 3
+    return demo_store
+
+
+def test_cli_json_report_counts_every_judgment(judged, tmp_path):
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        main,
+        [
+            "--db",
+            judged.path,
+            "report",
+            "--study",
+            "demo",
+            "--out",
+            str(out),
+            "--bootstrap",
+            "200",
+            "--seed",
+            "3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert sum(p["n"] for p in data["pairs"]) == 432
+    assert (data["meta"]["rounds"], data["meta"]["seed"]) == (200, 3)
+    assert data["meta"]["counts"]["store"]["judgments"] == 432
+    ranking = [m["model"] for m in sorted(data["ratings"]["models"], key=lambda m: m["rank"])]
+    assert ranking == ["cirrus-70b-chat", "borealis-13b-instruct", "atlas-7b-chat"]
+
+
+def test_cli_report_errors_are_plain(judged):
+    result = CliRunner().invoke(main, ["--db", judged.path, "report", "--study", "nope"])
+    assert result.exit_code == 1 and "Error:" in result.output and "Traceback" not in result.output
+
+
+def test_excluded_annotators_leave_the_report(judged):
+    judged.set_excluded("rater-0")
+    data = report_json(report_from_store(judged, "demo", rounds=50))
+    assert sum(p["n"] for p in data["pairs"]) == 432 - 144
+
+
+def _page(db_path, monkeypatch, token=None) -> AppTest:
+    monkeypatch.setenv("PAIRWISE_DB", db_path)
+    at = AppTest.from_string("from pairwise.pages.report import page\npage()\n")
+    if token:
+        at.query_params["token"] = token
+    return at.run(timeout=60)
+
+
+def test_admin_page_shows_the_report(judged, monkeypatch):
+    at = _page(judged.path, monkeypatch)
+    assert not at.exception
+    at.number_input(key="report.rounds").set_value(200).run(timeout=60)
+    assert not at.exception
+    headers = [h.value for h in at.subheader]
+    assert (
+        "Win / tie / loss per pair" in headers and "Ratings (Bradley-Terry, Elo scale)" in headers
+    )
+    shown = at.dataframe[0].value
+    expected = report_json(report_from_store(judged, "demo", rounds=200))["pairs"]
+    assert list(shown["n"]) == [p["n"] for p in expected]
+    assert list(shown["wins"]) == [p["wins"] for p in expected]
+
+
+def test_annotators_cannot_open_the_report(judged, monkeypatch):
+    _, token = auth.invite(judged, "ann")
+    at = _page(judged.path, monkeypatch, token)
+    text = " ".join(str(e.value) for e in at.main if hasattr(e, "value"))
+    assert ADMINS_ONLY in text or any(ADMINS_ONLY in str(e.value) for e in at.error)
+    assert not at.subheader
