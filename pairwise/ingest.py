@@ -831,19 +831,13 @@ def _arena_from(f: _Fields) -> _Judged | None:
         prompt_id = "q-" + content_hash(messages)[:12]
     else:
         prompt_id = question + (f"-turn{turn}" if turn and turn > 1 else "")
-    prompt = (
-        _prompt(prompt_id, category, messages)
-        if messages
-        else _placeholder_prompt(prompt_id, question, category, turn or 1)
-    )
     created = None
     if tstamp is not None:
         created = datetime.fromtimestamp(tstamp, timezone.utc).isoformat(timespec="milliseconds")
-    return _Judged(
-        line=f.record.line,
+    return _judged(
+        f,
+        _prompt_or_placeholder(prompt_id, messages, question, category, turn or 1),
         study=None,
-        prompt=prompt,
-        prompt_given=messages is not None,
         model_a=model_a,
         model_b=model_b,
         text_a=text_a,
@@ -922,16 +916,10 @@ def _frame_row_from(f: _Fields) -> _Judged | None:
         return None
     if turns is not None and turns > 100:
         turns = 1
-    prompt = (
-        _prompt(prompt_id, category, messages)
-        if messages
-        else _placeholder_prompt(prompt_id, prompt_id, category, turns or 1)
-    )
-    return _Judged(
-        line=f.record.line,
+    return _judged(
+        f,
+        _prompt_or_placeholder(prompt_id, messages, prompt_id, category, turns or 1),
         study=study,
-        prompt=prompt,
-        prompt_given=messages is not None,
         model_a=model_a,
         model_b=model_b,
         text_a=text_a,
@@ -959,6 +947,19 @@ def _is_iso_time(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _judged(f: _Fields, prompt: tuple[Prompt, bool], **fields: Any) -> _Judged:
+    return _Judged(line=f.record.line, prompt=prompt[0], prompt_given=prompt[1], **fields)
+
+
+def _prompt_or_placeholder(
+    prompt_id: str, messages: list[dict[str, str]] | None, label: str, category: str, turns: int
+) -> tuple[Prompt, bool]:
+    """The record's prompt, or placeholder turns; and whether the record gave the text."""
+    if messages:
+        return _prompt(prompt_id, category, messages), True
+    return _placeholder_prompt(prompt_id, label, category, turns), False
 
 
 def _placeholder_prompt(prompt_id: str, label: str, category: str, turns: int) -> Prompt:
