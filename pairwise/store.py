@@ -130,7 +130,35 @@ CREATE TABLE IF NOT EXISTS passes (
     UNIQUE (comparison_id, annotator_id)
 );
 CREATE INDEX IF NOT EXISTS passes_annotator ON passes (annotator_id, comparison_id);
+CREATE TABLE IF NOT EXISTS scan_starts (
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+    sort_key INTEGER NOT NULL,       -- open regular comparisons before it: all judged or passed
+    PRIMARY KEY (study_id, annotator_id)
+);
+CREATE INDEX IF NOT EXISTS scan_starts_key ON scan_starts (study_id, sort_key);
 """
+
+# A comparison that becomes open and regular (a larger overlap, a gold mark taken off, a new
+# comparison) or a judgment or pass taken back moves scan starts back, so that the next-comparison
+# scan never starts past an item it should hand out, whoever writes the change. Trigger bodies hold
+# semicolons, hence their own list.
+_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS scan_starts_reopened"
+    " AFTER UPDATE OF is_open, is_gold, sort_key ON comparisons"
+    " WHEN new.is_open = 1 AND new.is_gold = 0"
+    " AND (old.is_open = 0 OR old.is_gold = 1 OR new.sort_key < old.sort_key)"
+    " BEGIN UPDATE scan_starts SET sort_key = new.sort_key"
+    " WHERE study_id = new.study_id AND sort_key > new.sort_key; END",
+    "CREATE TRIGGER IF NOT EXISTS scan_starts_added AFTER INSERT ON comparisons"
+    " WHEN new.is_open = 1 AND new.is_gold = 0"
+    " BEGIN UPDATE scan_starts SET sort_key = new.sort_key"
+    " WHERE study_id = new.study_id AND sort_key > new.sort_key; END",
+    "CREATE TRIGGER IF NOT EXISTS scan_starts_unjudged AFTER DELETE ON judgments"
+    " BEGIN DELETE FROM scan_starts WHERE annotator_id = old.annotator_id; END",
+    "CREATE TRIGGER IF NOT EXISTS scan_starts_unpassed AFTER DELETE ON passes"
+    " BEGIN DELETE FROM scan_starts WHERE annotator_id = old.annotator_id; END",
+)
 
 
 def now_iso() -> str:
@@ -235,6 +263,8 @@ class ImportedJudgment:
     created_at: str | None = None
 
 
+_BEFORE_ALL, _AFTER_ALL = -(2**63), 2**63 - 1  # scan starts before or after every sort_key
+
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
 
@@ -276,7 +306,7 @@ class Store:
         if key and key in _migrated:
             return
         with _migrate_lock, self.transaction():
-            for statement in _split_sql(_SCHEMA):
+            for statement in [*_split_sql(_SCHEMA), *_TRIGGERS]:
                 self.conn.execute(statement)
             row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
             current = row[0] or 0
@@ -777,34 +807,56 @@ class Store:
             )
             return self._assignment(conn, comparison_id, shown_order)
 
+    _UNSEEN = (
+        " AND NOT EXISTS (SELECT 1 FROM judgments j"
+        "   WHERE j.annotator_id = :a AND j.comparison_id = c.id)"
+        " AND NOT EXISTS (SELECT 1 FROM passes p"
+        "   WHERE p.annotator_id = :a AND p.comparison_id = c.id)"
+    )
+
     def _first_open(
         self, conn: sqlite3.Connection, study: Study, annotator_id: int, now: float, *, gold: bool
     ) -> int | None:
-        room = (
-            ""
-            if gold
-            else (
-                " AND c.n_judgments + (SELECT count(*) FROM leases l WHERE l.comparison_id = c.id"
-                " AND l.expires_at > :now AND l.annotator_id != :a) < :k"
-            )
+        params = {"s": study.id, "a": annotator_id, "now": now, "k": study.overlap}
+        if gold:
+            row = conn.execute(
+                "SELECT c.id FROM comparisons c WHERE c.study_id = :s AND c.is_gold = 1"
+                + self._UNSEEN
+                + " ORDER BY c.sort_key LIMIT 1",
+                params,
+            ).fetchone()
+            return None if row is None else row[0]
+        # The scan walks the index in sort_key order (is_open as an equality, so no sort) from the
+        # annotator's scan start: every open comparison before it is one they judged or passed, so
+        # an annotator far ahead of the others does not step over thousands of them on each call.
+        regular = (
+            "SELECT c.id, c.sort_key FROM comparisons c"
+            " WHERE c.study_id = :s AND c.is_gold = 0 AND c.is_open = 1 AND c.sort_key >= :start"
+            + self._UNSEEN
         )
         row = conn.execute(
-            "SELECT c.id FROM comparisons c"
-            " WHERE c.study_id = :s AND c.is_gold = :gold AND c.is_open >= :open"
-            " AND NOT EXISTS (SELECT 1 FROM judgments j"
-            "   WHERE j.annotator_id = :a AND j.comparison_id = c.id)"
-            " AND NOT EXISTS (SELECT 1 FROM passes p"
-            "   WHERE p.annotator_id = :a AND p.comparison_id = c.id)"
-            + room
-            + " ORDER BY c.sort_key LIMIT 1",
-            {
-                "s": study.id,
-                "gold": int(gold),
-                "open": 0 if gold else 1,
-                "a": annotator_id,
-                "now": now,
-                "k": study.overlap,
-            },
+            "SELECT sort_key FROM scan_starts WHERE study_id = :s AND annotator_id = :a", params
+        ).fetchone()
+        old_start = _BEFORE_ALL if row is None else row[0]
+        unseen = conn.execute(
+            regular + " ORDER BY c.sort_key LIMIT 1", {**params, "start": old_start}
+        ).fetchone()
+        start = _AFTER_ALL if unseen is None else unseen[1]
+        if start != old_start:
+            conn.execute(
+                "INSERT INTO scan_starts (study_id, annotator_id, sort_key) VALUES (:s, :a, :start)"
+                " ON CONFLICT (study_id, annotator_id) DO UPDATE SET sort_key = excluded.sort_key",
+                {**params, "start": start},
+            )
+        if unseen is None:
+            return None
+        # room: judgments plus other annotators' live leases below the overlap
+        row = conn.execute(
+            regular
+            + " AND c.n_judgments + (SELECT count(*) FROM leases l WHERE l.comparison_id = c.id"
+            " AND l.expires_at > :now AND l.annotator_id != :a) < :k"
+            " ORDER BY c.sort_key LIMIT 1",
+            {**params, "start": start},
         ).fetchone()
         return None if row is None else row[0]
 

@@ -1,0 +1,418 @@
+"""Shared pieces of the benchmark scripts: synthetic stores, timing, tables, machine info.
+
+A benchmark is only as honest as its data. :func:`build_store` writes a study in the shape a real
+one has part way through annotation (overlap 3, a round robin of models, many annotators, a prefix
+of complete comparisons, a frontier of half-judged ones, live and stale leases, passes), with bulk
+SQL in one transaction through the store's own connection, so that a million judgments take
+seconds to build rather than the hours the public API would need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pairwise.store import Store, content_hash  # noqa: E402
+
+STUDY = "bench"
+HEAVY = "heavy"
+_WORDS = [
+    "the",
+    "model",
+    "answers",
+    "clearly",
+    "and",
+    "cites",
+    "the",
+    "relevant",
+    "passage",
+    "while",
+    "another",
+    "response",
+    "hedges",
+    "without",
+    "giving",
+    "a",
+    "direct",
+    "recommendation",
+    "about",
+    "the",
+    "question",
+    "asked",
+    "by",
+    "the",
+    "user",
+    "today",
+]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The size and shape of a synthetic study.
+
+    ``judgments`` are split into a prefix of complete comparisons (``overlap`` judgments each), a
+    frontier of open ones, and ``heavy_open`` open comparisons judged by one fast annotator who is
+    now waiting for the others: the case that makes the next-comparison scan skip many rows.
+    ``open_share`` of the comparisons are still untouched.
+    """
+
+    judgments: int
+    models: int = 20
+    overlap: int = 3
+    annotators: int = 300
+    heavy_open: int = 0
+    open_share: float = 0.25
+    frontier_share: float = 0.02
+    live_leases: int = 50
+    stale_leases: int = 2_000
+    pass_share: float = 0.01
+    response_chars: int = 400
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a benchmark needs to know about a built store."""
+
+    path: Path
+    study: str
+    heavy_id: int
+    comparisons: int
+    judgments: int
+    prompts: int
+    seconds: float
+    annotator_ids: list[int] = field(repr=False, default_factory=list)
+
+
+def build_store(path: Path, shape: Shape) -> Built:
+    """Write a synthetic study of ``shape`` into a new store file at ``path``."""
+    start = time.perf_counter()
+    rng = np.random.default_rng(shape.seed)
+    k = shape.overlap
+    models = [f"model-{i:02d}" for i in range(shape.models)]
+    pairs = list(combinations(range(shape.models), 2))
+    frontier = max(1, int(shape.judgments * shape.frontier_share / 1.5))
+    # frontier comparisons hold 1 or 2 judgments (1.5 on average), heavy ones exactly 1
+    frontier_judgments = rng.integers(1, k, size=frontier)
+    used = int(frontier_judgments.sum()) + shape.heavy_open
+    complete = max(0, (shape.judgments - used) // k)
+    started = complete + shape.heavy_open + frontier
+    untouched = math.ceil(started * shape.open_share / (1 - shape.open_share))
+    n_comparisons = started + untouched
+    n_prompts = math.ceil(n_comparisons / len(pairs))
+
+    store = Store(path)
+    conn = store.conn
+    now = time.time()
+    created = "2026-01-01T00:00:00.000+00:00"
+    with store.transaction():
+        _insert_prompts_and_responses(conn, n_prompts, models, shape.response_chars, rng, created)
+        conn.execute(
+            "INSERT INTO studies (id, name, question, guidelines, scale, overlap, models,"
+            " pair_plan, gold_rate, created_at) VALUES (1, ?, 'Which is more helpful?', '', 7,"
+            " ?, ?, ?, 0, ?)",
+            [STUDY, k, json.dumps(models), json.dumps({"kind": "all"}), created],
+        )
+        annotators = [
+            (i, f"annotator-{i:04d}", "annotator", created) for i in range(1, 1 + shape.annotators)
+        ]
+        heavy_id = shape.annotators + 1
+        annotators.append((heavy_id, HEAVY, "annotator", created))
+        conn.executemany(
+            "INSERT INTO annotators (id, name, role, created_at) VALUES (?, ?, ?, ?)", annotators
+        )
+
+        # comparison i (0-based) is prompt i // len(pairs), pair i % len(pairs); its place in the
+        # hand-out order is a random permutation, so the order has no relation to prompts
+        order = rng.permutation(n_comparisons)  # order[rank] = comparison index
+        counts = np.zeros(n_comparisons, dtype=np.int64)
+        complete_idx = order[:complete]
+        heavy_idx = order[complete : complete + shape.heavy_open]
+        frontier_idx = order[complete + shape.heavy_open : started]
+        counts[complete_idx] = k
+        counts[heavy_idx] = 1
+        counts[frontier_idx] = frontier_judgments
+        sort_key = np.empty(n_comparisons, dtype=np.int64)
+        sort_key[order] = np.sort(rng.choice(n_comparisons * 4, n_comparisons, replace=False))
+        n_pairs = len(pairs)
+        pair_a = np.array([a for a, _ in pairs])
+        pair_b = np.array([b for _, b in pairs])
+        index = np.arange(n_comparisons)
+        prompt_index = index // n_pairs
+        response_a = prompt_index * shape.models + pair_a[index % n_pairs] + 1
+        response_b = prompt_index * shape.models + pair_b[index % n_pairs] + 1
+        conn.executemany(
+            "INSERT INTO comparisons (id, study_id, prompt_id, response_a, response_b,"
+            " n_judgments, is_open, sort_key) VALUES (?, 1, ?, ?, ?, ?, ?, ?)",
+            zip(
+                (index + 1).tolist(),
+                [_prompt_id(p) for p in prompt_index.tolist()],
+                response_a.tolist(),
+                response_b.tolist(),
+                counts.tolist(),
+                (counts < k).astype(int).tolist(),
+                sort_key.tolist(),
+                strict=True,
+            ),
+        )
+
+        judged_by = _judges(rng, counts, shape.annotators, heavy_idx, heavy_id)
+        n_judgments = _insert_judgments(conn, rng, judged_by, now)
+        _insert_passes(conn, rng, judged_by, shape, n_comparisons)
+        _insert_leases(conn, rng, shape, order[complete:], judged_by, now)
+    store.close()
+    return Built(
+        path=Path(path),
+        study=STUDY,
+        annotator_ids=list(range(1, shape.annotators + 1)),
+        heavy_id=heavy_id,
+        comparisons=n_comparisons,
+        judgments=n_judgments,
+        prompts=n_prompts,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _prompt_id(index: int) -> str:
+    return f"p{index:07d}"
+
+
+def _insert_prompts_and_responses(
+    conn: sqlite3.Connection,
+    n_prompts: int,
+    models: list[str],
+    chars: int,
+    rng: np.random.Generator,
+    created: str,
+) -> None:
+    prompt_rows = []
+    for p in range(n_prompts):
+        messages = [{"role": "user", "content": f"Question {p}: " + " ".join(_WORDS[: 5 + p % 9])}]
+        category = f"category-{p % 8}"
+        prompt_rows.append(
+            (
+                _prompt_id(p),
+                category,
+                json.dumps(messages),
+                content_hash([category, messages, []]),
+                created,
+            )
+        )
+    conn.executemany(
+        "INSERT INTO prompts (id, category, messages, turns, content_hash, created_at)"
+        " VALUES (?, ?, ?, 1, ?, ?)",
+        prompt_rows,
+    )
+    words = np.array(_WORDS)
+    per_response = max(1, chars // 6)
+
+    def responses():
+        for p in range(n_prompts):
+            for m, model in enumerate(models):
+                text = " ".join(rng.choice(words, per_response).tolist())
+                yield (
+                    p * len(models) + m + 1,
+                    _prompt_id(p),
+                    model,
+                    text,
+                    len(text),
+                    content_hash(text),
+                    created,
+                )
+
+    conn.executemany(
+        "INSERT INTO responses (id, prompt_id, model, content, chars, content_hash, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        responses(),
+    )
+
+
+def _judges(
+    rng: np.random.Generator,
+    counts: np.ndarray,
+    n_annotators: int,
+    heavy_idx: np.ndarray,
+    heavy_id: int,
+) -> np.ndarray:
+    """An array of shape (comparisons, 3) with distinct annotator ids per row, 0 for none."""
+    n = len(counts)
+    first = rng.integers(0, n_annotators, size=n)
+    step1 = rng.integers(1, n_annotators, size=n)
+    step2 = rng.integers(1, n_annotators - 1, size=n)
+    step2 = step2 + (step2 >= step1)
+    judges = np.stack(
+        [first, (first + step1) % n_annotators, (first + step2) % n_annotators], axis=1
+    )
+    judges = judges + 1
+    width = judges.shape[1]
+    judges[np.arange(width)[None, :] >= counts[:, None]] = 0
+    judges[heavy_idx, 0] = heavy_id
+    return judges
+
+
+def _insert_judgments(
+    conn: sqlite3.Connection, rng: np.random.Generator, judged_by: np.ndarray, now: float
+) -> int:
+    comparison_idx, slot = np.nonzero(judged_by)
+    n = len(comparison_idx)
+    scores = rng.integers(-3, 4, size=n).tolist()
+    orders = np.where(rng.random(n) < 0.5, "AB", "BA").tolist()
+    seconds = np.round(rng.gamma(2.0, 15.0, size=n), 1).tolist()
+    base = now - n * 2.0
+    stamps = [
+        time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime(base + 2.0 * i)) for i in range(n)
+    ]
+    conn.executemany(
+        "INSERT INTO judgments (comparison_id, annotator_id, score, shown_order, seconds,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        zip(
+            (comparison_idx + 1).tolist(),
+            judged_by[comparison_idx, slot].tolist(),
+            scores,
+            orders,
+            seconds,
+            stamps,
+            strict=True,
+        ),
+    )
+    return n
+
+
+def _insert_passes(
+    conn: sqlite3.Connection,
+    rng: np.random.Generator,
+    judged_by: np.ndarray,
+    shape: Shape,
+    n_comparisons: int,
+) -> None:
+    """Skips and flags by annotators who did not judge the comparison."""
+    n = int(shape.judgments * shape.pass_share)
+    comparison_idx = rng.integers(0, n_comparisons, size=n)
+    annotator = rng.integers(1, shape.annotators + 1, size=n)
+    clash = (judged_by[comparison_idx] == annotator[:, None]).any(axis=1)
+    keys = comparison_idx * (shape.annotators + 2) + annotator
+    _, first = np.unique(keys, return_index=True)
+    keep = np.zeros(n, dtype=bool)
+    keep[first] = True
+    keep &= ~clash
+    reasons = np.array(["skip", "skip", "skip", "unsafe", "broken"])
+    conn.executemany(
+        "INSERT INTO passes (comparison_id, annotator_id, reason, created_at)"
+        " VALUES (?, ?, ?, '2026-01-01T00:00:00.000+00:00')",
+        zip(
+            (comparison_idx[keep] + 1).tolist(),
+            annotator[keep].tolist(),
+            reasons[rng.integers(0, len(reasons), size=int(keep.sum()))].tolist(),
+            strict=True,
+        ),
+    )
+
+
+def _insert_leases(
+    conn: sqlite3.Connection,
+    rng: np.random.Generator,
+    shape: Shape,
+    open_order: np.ndarray,
+    judged_by: np.ndarray,
+    now: float,
+) -> None:
+    """Live leases on the first open comparisons, and stale ones nobody purged yet."""
+    total = min(len(open_order), shape.live_leases + shape.stale_leases)
+    comparisons = open_order[rng.permutation(min(len(open_order), total * 4))[:total]] + 1
+    live = min(shape.live_leases, shape.annotators)
+    holders = rng.permutation(shape.annotators)[:live] + 1
+    stale_holders = rng.integers(1, shape.annotators + 1, size=total - live)
+    annotators = np.concatenate([holders, stale_holders])
+    leased_at = np.where(np.arange(total) < live, now - 30.0, now - 7200.0)
+    rows = {
+        (int(c), int(a)): float(t)
+        for c, a, t in zip(comparisons, annotators, leased_at, strict=True)
+        if a not in judged_by[c - 1]
+    }
+    conn.executemany(
+        "INSERT INTO leases (comparison_id, annotator_id, shown_order, leased_at, expires_at)"
+        " VALUES (?, ?, 'AB', ?, ?)",
+        [(c, a, t, t + 600.0) for (c, a), t in rows.items()],
+    )
+
+
+# -- timing and tables ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def temp_dir() -> Iterator[Path]:
+    """A scratch folder outside the repository, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="pairwise-bench-") as folder:
+        yield Path(folder)
+
+
+def percentiles_ms(seconds: Sequence[float]) -> dict[str, float]:
+    """p50 / p95 / p99 of durations in seconds, as milliseconds."""
+    values = np.asarray(seconds, dtype=float) * 1000.0
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {"p50": float(p50), "p95": float(p95), "p99": float(p99)}
+
+
+def median_of(runs: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over repeated runs."""
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def time_calls(function: Callable[[], object], repeat: int) -> list[float]:
+    """Wall times in seconds of ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def machine() -> str:
+    """One line naming the machine, so a table can be compared with another run's."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()},"
+        f" SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}"
+    )
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A plain Markdown table, so results paste straight into the README."""
+
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    print(f"\n{title}\n{machine()}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join(" --- " for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(cell(v) for v in row) + " |")
+    sys.stdout.flush()
