@@ -132,7 +132,7 @@ def test_progress_shows_what_the_quality_functions_compute(db):
     assert metrics["Judgments done"] == f"{progress['done']:,}"
     assert metrics["Comparisons complete"] == f"{progress['complete']} / {progress['comparisons']}"
     pace = throughput(db.judgments_frame("s", include_excluded=True))
-    assert metrics["Per hour, overall"] == f"{pace.overall_per_hour:.1f}"
+    assert metrics["Per hour, overall"] == f"{pace.overall_per_hour:,.1f}"
     flagged = at.dataframe[1].value
     assert flagged["notes"].tolist() == ["bob: truncated"] * 2
     assert flagged["reasons"].tolist() == ["broken"] * 2
@@ -182,3 +182,13 @@ def test_annotators_get_the_admins_only_message(db, page):
     assert not at.exception
     assert [e.value for e in at.error] == [ADMINS_ONLY]
     assert not at.title and not at.dataframe
+
+
+def test_the_first_invite_in_demo_mode_is_an_admin_link(db):
+    at = _app("people")  # local demo mode: no link issued yet
+    form = at.get("form")[0]
+    assert form.checkbox[0].value and form.checkbox[0].disabled
+    form.text_input[0].input("me")
+    form.button[0].click().run()
+    me = auth.sign_in(db, at.code[0].value.split("token=", 1)[1])
+    assert me is not None and me.name == "me" and me.is_admin

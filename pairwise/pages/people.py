@@ -1,7 +1,9 @@
 """The people page: who can sign in, invite someone with a personal link, revoke links.
 
-A link holds a secret that the store keeps only as a hash, so it is shown once, right after the
-invitation; a lost link is replaced by inviting the same person again.
+A link holds a secret that the store keeps only as a hash, so it is shown once, in the run that
+made it; a lost link is replaced by inviting the same person again. Invitations are handled in
+the page run rather than in a callback: in local demo mode the first link ends demo mode, and a
+callback would sign the admin out before the page could show them their link.
 """
 
 from __future__ import annotations
@@ -15,28 +17,27 @@ from pairwise.store import StoreError
 
 DEFAULT_BASE_URL = "http://localhost:8501"
 _NOTICE = "people.notice"
-_LINK = "people.link"
-_PROBLEM = "people.problem"
 
 
 def page() -> None:
     ctx = require_admin()
     st.title("People")
+    table = st.container()  # filled last, so that it shows this run's invitation
+    left, right = st.columns(2)
+    with left:
+        _invite(ctx)
     people = ctx.store.annotators_frame()
+    with right:
+        _revoke(ctx, people)
     people["sign-in link"] = [
         link_status(live, revoked)
         for live, revoked in zip(people["live_tokens"], people["revoked_tokens"], strict=True)
     ]
-    st.dataframe(
+    table.dataframe(
         people[["name", "role", "email", "sign-in link", "excluded", "judgments", "created_at"]],
         hide_index=True,
         column_config={"excluded": st.column_config.CheckboxColumn(help="Left out of reports")},
     )
-    left, right = st.columns(2)
-    with left:
-        _invite(ctx)
-    with right:
-        _revoke(ctx, people)
 
 
 def link_status(live: int, revoked: int) -> str:
@@ -54,37 +55,32 @@ def base_url() -> str:
 
 def _invite(ctx: Context) -> None:
     st.subheader("Invite")
+    first = ctx.store.token_count() == 0
+    if first:
+        st.warning(
+            "The first link turns sign-in on and ends local demo mode, so it is an admin link:"
+            " invite yourself first, copy your link and open it."
+        )
     with st.form("people.invite", clear_on_submit=True):
-        st.text_input("Name", key="invite.name")
-        st.text_input("E-mail (optional, for single sign-on)", key="invite.email")
-        st.checkbox("Admin (sets up studies, reads reports)", key="invite.admin")
-        st.text_input("App address", value=base_url(), key="invite.base")
-        st.form_submit_button("Invite", type="primary", on_click=_do_invite, args=(ctx,))
-    problem = st.session_state.pop(_PROBLEM, None)
-    if problem:
-        st.error(problem)
-    invited = st.session_state.pop(_LINK, None)  # popped: the link is shown this once
-    if invited:
-        name, url = invited
-        st.success(f"Send {name} this personal link. It is shown only now: copy it.")
-        st.code(url, language=None, wrap_lines=True)
-
-
-def _do_invite(ctx: Context) -> None:
-    name = (st.session_state.get("invite.name") or "").strip()
-    email = (st.session_state.get("invite.email") or "").strip() or None
-    if not name:
-        st.session_state[_PROBLEM] = "Give the person a name."
+        name = st.text_input("Name")
+        email = st.text_input("E-mail (optional, for single sign-on)")
+        admin = st.checkbox("Admin (sets up studies, reads reports)", value=first, disabled=first)
+        base = st.text_input("App address", value=base_url())
+        sent = st.form_submit_button("Invite", type="primary")
+    if not sent:
+        return
+    if not name.strip():
+        st.error("Give the person a name.")
         return
     try:
         person, token = auth.invite(
-            ctx.store, name, admin=bool(st.session_state.get("invite.admin")), email=email
+            ctx.store, name.strip(), admin=first or admin, email=email.strip() or None
         )
     except StoreError as error:
-        st.session_state[_PROBLEM] = str(error)
+        st.error(str(error))
         return
-    base = (st.session_state.get("invite.base") or "").strip() or DEFAULT_BASE_URL
-    st.session_state[_LINK] = (person.name, auth.link(base, token))
+    st.success(f"Send {person.name} this personal link. It is shown only now: copy it.")
+    st.code(auth.link(base.strip() or DEFAULT_BASE_URL, token), language=None, wrap_lines=True)
 
 
 def _revoke(ctx: Context, people: pd.DataFrame) -> None:

@@ -48,6 +48,7 @@ COLUMN_HELP = {
         help="Of the non-tied judgments, the share where the response shown on the left won;"
         " about 50% without a position bias",
     ),
+    "gold_items": st.column_config.NumberColumn("gold items", help="Gold items judged"),
     "tie_rate": st.column_config.NumberColumn("ties", format="percent"),
     "skips": st.column_config.NumberColumn("skips"),
     "flags": st.column_config.NumberColumn("flags"),
@@ -92,10 +93,10 @@ def _overview(ctx: Context, study: Study, judgments: pd.DataFrame) -> None:
     a, b, c, d = st.columns(4)
     a.metric("Judgments done", f"{done:,}", help="Towards the overlap; gold items not counted")
     b.metric("Comparisons complete", f"{progress['complete']:,} / {progress['comparisons']:,}")
-    c.metric(f"Per hour, {WINDOWS[pace.window_hours]}", f"{pace.recent_per_hour:.1f}")
+    c.metric(f"Per hour, {WINDOWS[pace.window_hours]}", f"{pace.recent_per_hour:,.1f}")
     d.metric(
         "Per hour, overall",
-        "–" if pd.isna(pace.overall_per_hour) else f"{pace.overall_per_hour:.1f}",
+        "–" if pd.isna(pace.overall_per_hour) else f"{pace.overall_per_hour:,.1f}",
         help="One over the mean gap between consecutive judgments, first to last",
     )
     if pace.total:

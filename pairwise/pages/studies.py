@@ -13,7 +13,7 @@ import streamlit as st
 
 from pairwise.pages.common import Context, require_admin
 from pairwise.plans import PLAN_KINDS, describe_plan, plan_pairs
-from pairwise.render import safe_markdown
+from pairwise.render import safe_markdown, show_conversation, show_text
 from pairwise.scales import SCALE_POINTS, Scale
 from pairwise.store import Store, StoreError, Study
 
@@ -245,6 +245,8 @@ def _gold_items(ctx: Context) -> None:
         f" ({study.gold_rate:.0%}), to each annotator once, whatever the overlap; it does not"
         " count towards progress."
     )
+    if not gold.empty and study.gold_rate == 0:
+        st.warning("The gold rate is 0: set one under Settings, or no gold item is handed out.")
     if not gold.empty:
         st.dataframe(
             gold[["comparison_id", "prompt_id", "model_a", "model_b", "gold_score", "n_judgments"]],
@@ -265,13 +267,16 @@ def _gold_items(ctx: Context) -> None:
     )
     item = store.get_comparison(cid)
     with st.expander(f"Prompt {item.prompt.id} and the two responses", expanded=True):
-        for message in item.prompt.messages:
-            st.markdown(f"**{message['role']}**: {safe_markdown(message['content'])}")
-        a, b = st.columns(2)
-        a.markdown(f"**A: {item.model_a}**")
-        a.markdown(safe_markdown(item.left))
-        b.markdown(f"**B: {item.model_b}**")
-        b.markdown(safe_markdown(item.right))
+        show_conversation(item.prompt.messages)
+        for column, label, text in zip(
+            st.columns(2),
+            (f"A: {item.model_a}", f"B: {item.model_b}"),
+            (item.left, item.right),
+            strict=True,
+        ):
+            column.markdown(f"**{label}**")
+            with column.container(border=True, height=480):
+                show_text(text)
     labels_for_a = gold_labels(study.scale, item.model_a, item.model_b)
     current = frame.loc[frame["comparison_id"] == cid, "gold_score"].iloc[0]
     values = list(labels_for_a)
@@ -296,7 +301,7 @@ def _gold_items(ctx: Context) -> None:
 def gold_labels(scale: Scale, model_a: str, model_b: str) -> dict[int, str]:
     """The scale's choices as scores for model A, labelled with the model names."""
     return {
-        c.value: f"{c.value:+d}  "
+        c.value: (f"{c.value:+d}  " if c.value else "0  ")
         + c.label.replace("Response 1", f"A ({model_a})").replace("Response 2", f"B ({model_b})")
         for c in scale.choices()
     }
