@@ -134,13 +134,16 @@ def show_sign_in() -> None:
             f"No annotator is registered with the e-mail {st.user.get('email') or '(none)'}."
             " Ask the study admin to invite you with this address."
         )
-        st.button("Log out", on_click=st.logout)
+        if st.button("Log out"):
+            st.logout()
         return
     st.info("Please sign in with the personal link that the study admin sent you.")
-    if providers is not None:
-        for name in providers or [None]:
-            label = "Log in" if name is None else f"Log in with {name}"
-            st.button(label, key=f"login-{name}", on_click=st.login, args=(name,) if name else ())
+    if providers is None:
+        return
+    for name in providers or [None]:
+        label = "Log in" if name is None else f"Log in with {name}"
+        if st.button(label, key=f"login-{name}"):
+            st.login(name)
 
 
 def show_identity(identity: Identity) -> None:
@@ -151,7 +154,8 @@ def show_identity(identity: Identity) -> None:
     with st.sidebar:
         st.caption(f"Signed in as **{identity.user.name}** ({identity.user.role})")
         if identity.via == "oidc":
-            st.button("Log out", on_click=st.logout)
+            if st.button("Log out"):
+                st.logout()
         else:
             st.button("Sign out", on_click=_sign_out)
 
