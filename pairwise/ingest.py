@@ -19,8 +19,9 @@ Prompts (``pairwise import prompts FILE``)
     ``id``: string, required, unique. ``category``: optional, default ``"uncategorized"``.
     Either ``prompt`` (a string: one user turn) or ``messages`` (a conversation in the OpenAI chat
     format: a list of ``{"role", "content"}`` with roles ``system``, ``user``, ``assistant``,
-    ending with a user turn; in CSV a JSON string). ``tags``: optional list of strings (in CSV
-    separated by ``;``). The prompt's ``turns`` is its number of user turns.
+    ending with a user turn; in CSV, or anywhere, the list may be given as a JSON string).
+    ``tags``: optional list of strings (in CSV separated by ``;``). The prompt's ``turns`` is its
+    number of user turns.
 
 Responses (``pairwise import responses FILE``)
     ``prompt_id`` (a stored prompt, or one in the same file), ``model``, ``response`` (non-empty).
@@ -41,8 +42,9 @@ Judgments made elsewhere (``pairwise import judgments FILE [--study NAME]``)
 
     - the prompt id is ``question_id``, with ``-turn<N>`` appended when ``turn`` is 2 or more
       (MT-Bench judges each turn of a question separately); without ``question_id``, ``"q-"`` + 12
-      hex digits of the SHA-256 of the prompt messages. The prompt is ``conversation_a``'s system
-      and user turns up to turn ``turn`` (all when absent); without a conversation, ``turn``
+      hex digits of the SHA-256 of the prompt messages. The prompt is ``conversation_a``'s (else
+      ``conversation_b``'s) system and user turns up to user turn ``turn`` (all when absent; the
+      models' earlier answers differ, so they are left out); without a conversation, ``turn``
       placeholder user turns ``"(question <id> — text not provided)"``;
     - each response is the assistant's reply to that user turn in its conversation; without a
       conversation, the placeholder ``"(response of <model> — text not provided)"``. A placeholder
@@ -61,11 +63,17 @@ Judgments made elsewhere (``pairwise import judgments FILE [--study NAME]``)
     placeholders, as above).
 
     The study is ``--study`` if given, else the record's ``study``, else the file name without its
-    extension. A new study gets the records' scale, an overlap equal to the most judgments of one
+    extension. A new study gets the records' scale, an overlap equal to the most annotators of one
     comparison, and its judged pairs as a ``list`` plan; an existing study keeps its settings and
-    its scale must fit the scores. Each model pair keeps one orientation in a study: the same pair
-    on the same prompt in either order is one comparison, with the score and shown order flipped.
-    A second judgment of the same comparison by the same annotator must agree with the first.
+    its scale must fit the scores. Each model pair keeps one orientation in a study (the study's,
+    else the first the file names): the same pair on the same prompt in either order is one
+    comparison, with the score negated and the shown order swapped. An annotator judges a
+    comparison once: a repeat with the same score is kept once, with another score it is an error.
+
+Study files (``prompts/demo_study.json``; see :func:`read_study_spec`)
+    A JSON object: ``name``, ``models``, optional ``pairs``, ``overlap``, ``scale``, ``question``,
+    ``gold_rate``, ``prompts`` (ids), ``seed``, ``guidelines`` (a Markdown file beside it) and
+    ``gold`` (gold items); ``pairwise study create`` takes the same settings as options.
 """
 
 from __future__ import annotations
@@ -376,7 +384,8 @@ class _Fields:
     """Typed access to one record's fields that records problems instead of raising.
 
     Each getter returns the value, or ``None`` after adding a problem (``failed`` turns true).
-    A field is missing when absent, ``null``, or (in CSV) an empty cell.
+    A field is missing when absent, ``null``, or (in CSV) an empty cell; a required field given
+    as an empty string is "empty", an optional one missing.
     """
 
     def __init__(self, record: _Record, problems: _Problems) -> None:
@@ -393,7 +402,8 @@ class _Fields:
         return value is not None and not (self.record.from_csv and value == "")
 
     def _get(self, name: str, required: bool) -> Any:
-        if self.present(name):
+        """The value; an optional field given as ``""`` counts as missing, in any format."""
+        if self.present(name) and (required or self.record.data[name] != ""):
             return self.record.data[name]
         if required:
             self.problem(name, "is missing")
@@ -433,8 +443,10 @@ class _Fields:
         value = self._get(name, required)
         if value is None:
             return None
-        if numbers and isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
+        # 81, or 81.0 from a float column
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if numbers and whole and not isinstance(value, bool):
+            return str(int(value))
         text = self._check_text(name, value)
         return None if text is None else text.strip()
 

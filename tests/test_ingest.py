@@ -107,6 +107,14 @@ def test_jsonl_prompts_are_stored_as_given(store, write_file):
     assert store.get_prompt("p3").messages[0]["content"] == PROMPT_RECORDS[2]["prompt"]
 
 
+def test_empty_optional_fields_take_their_defaults(store, write_file):
+    import_prompts(store, write_file("p.jsonl", jsonl({"id": "e", "prompt": "x", "category": ""})))
+    assert store.get_prompt("e").category == "uncategorized"
+    record = {"question_id": 81.0, "model_a": "a", "model_b": "b", "winner": "tie", "judge": "j"}
+    import_judgments(store, write_file("floats.jsonl", jsonl(record)))
+    assert store.judgments_frame("floats")["prompt_id"].tolist() == ["81"]
+
+
 def test_csv_prompts_read_like_jsonl(store, write_file):
     text = (
         "id,category,prompt,messages,tags\n"
