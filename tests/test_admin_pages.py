@@ -192,3 +192,15 @@ def test_the_first_invite_in_demo_mode_is_an_admin_link(db):
     form.button[0].click().run()
     me = auth.sign_in(db, at.code[0].value.split("token=", 1)[1])
     assert me is not None and me.name == "me" and me.is_admin
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_work_on_an_empty_store_and_an_unjudged_study(store, monkeypatch, page):
+    monkeypatch.setenv("PAIRWISE_DB", store.path)
+    at = _app(page)
+    assert not at.exception and not at.error
+    store.add_prompts([Prompt("p", "chat", [{"role": "user", "content": "q"}], [], 1)])
+    store.add_responses([("p", "m1", "a"), ("p", "m2", "b")])
+    store.create_study("s", pairs=[("m1", "m2")])
+    at.run()
+    assert not at.exception and not at.error
