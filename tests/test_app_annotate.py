@@ -277,6 +277,34 @@ def test_double_and_stale_presses_store_one_judgment(store: Store, tokens: dict[
     assert held_comparison(at) == second  # the new item was not judged by the stale press
 
 
+def test_rating_an_item_rated_in_another_tab_keeps_the_first(
+    store: Store, tokens: dict[str, str]
+) -> None:
+    first_tab, second_tab = open_app(tokens["ann"]), open_app(tokens["ann"])
+    item = held_comparison(first_tab)
+    assert held_comparison(second_tab) == item  # the lease is handed back to the same person
+    button(first_tab, "Response 1 much better").click().run()
+    button(second_tab, "Response 2 much better").click().run()
+    assert [r["comparison_id"] for r in judgments(store)] == [item]
+    assert abs(judgments(store)[0]["score"]) == 3
+    assert "already rated that comparison" in second_tab.warning[0].value
+    assert held_comparison(second_tab) != item
+
+
+def test_rating_an_item_completed_meanwhile_is_not_stored(
+    store: Store, tokens: dict[str, str]
+) -> None:
+    at = open_app(tokens["ann"])
+    item = held_comparison(at)
+    study = store.update_study("Colour pilot", overlap=1)
+    boss = store.get_annotator("boss")
+    store.record_judgment(item, boss.id, score=0, shown_order="AB")
+    assert store.get_study(study.id).overlap == 1
+    button(at, "Tie").click().run()
+    assert [r["name"] for r in judgments(store)] == ["boss"]
+    assert "completed by others" in at.warning[0].value
+
+
 def test_all_done_when_nothing_is_left(store: Store, tokens: dict[str, str]) -> None:
     at = open_app(tokens["ann"])
     for _ in range(5):

@@ -24,6 +24,14 @@ from pairwise.store import Assignment, Study
 
 FLAG_REASONS = {"unsafe": "Unsafe", "broken": "Broken", "unanswerable": "Unanswerable"}
 
+#: What to tell the annotator when a rating was not stored (see ``Store.record_judgment``).
+_NOT_STORED = {
+    "full": "That comparison was completed by others while it was open, so your rating was not"
+    " needed. Here is the next one.",
+    "duplicate": "You had already rated that comparison (in another tab?), so the earlier rating"
+    " stands. Here is the next one.",
+}
+
 _ITEM = "annotate.item"
 _FLAGGING = "annotate.flagging"
 _NOTICE = "annotate.notice"
@@ -180,11 +188,8 @@ def _rate(nonce: str, shown_value: int) -> None:
         rationale=_note(held),
         seconds=round(time.monotonic() - held.shown_at, 3),
     )
-    if result.status == "full":
-        st.session_state[_NOTICE] = (
-            "That comparison was completed by others while it was open, so your rating was not"
-            " needed. Here is the next one."
-        )
+    if result.status in _NOT_STORED:
+        st.session_state[_NOTICE] = _NOT_STORED[result.status]
     _next_item()
 
 
