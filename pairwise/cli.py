@@ -87,7 +87,6 @@ def pass_store(command: Callable[..., Any]) -> Callable[..., Any]:
     "--db",
     envvar="PAIRWISE_DB",
     default="pairwise.db",
-    show_default=True,
     help="The SQLite database file (default: $PAIRWISE_DB, else pairwise.db).",
 )
 @click.version_option(package_name="pairwise")
@@ -171,8 +170,16 @@ def study() -> None:
     show_default=True,
     help="Judgments wanted per comparison.",
 )
-@click.option("--scale", type=click.Choice(["7", "5", "3", "2"]), default="7", show_default=True)
-@click.option("--question", default=StudySpec.question, show_default=True)
+@click.option(
+    "--scale",
+    type=click.Choice(["7", "5", "3", "2"]),
+    default="7",
+    show_default=True,
+    help="Points on the rating scale.",
+)
+@click.option(
+    "--question", default=StudySpec.question, show_default=True, help="Shown above each pair."
+)
 @click.option("--guidelines", "guidelines_file", help="Markdown file with the guidelines.")
 @click.option(
     "--gold-rate",
