@@ -160,6 +160,15 @@ def _rates_from_prompt_counts(
         confidence=confidence,
     )
     low[bootstrapped], high[bootstrapped] = boot_low[bootstrapped], boot_high[bootstrapped]
+    # A rate of 0 or 1 is the same in every bootstrap round, so the percentile interval has no
+    # width. Fall back to Wilson with one observation per prompt: the design effect of clusters
+    # of m judgments is at most m, so n_prompts is a conservative effective sample size.
+    rates = successes / n[:, None]
+    flat = bootstrapped[:, None] & (high - low <= 0) & ((rates <= 0) | (rates >= 1))
+    if flat.any():
+        prompts = np.broadcast_to(n_prompts[:, None], rates.shape).astype(float)
+        conservative_low, conservative_high = wilson_interval(rates * prompts, prompts, confidence)
+        low[flat], high[flat] = conservative_low[flat], conservative_high[flat]
 
     columns = {"n": n, "n_prompts": n_prompts} | dict(zip(COUNTS, totals.T, strict=True))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -488,3 +488,21 @@ def test_breakdown_orients_each_pair_once_over_the_whole_frame():
     table = breakdown(frame, "category", report=pair_rates).set_index("category")
     assert set(table["model_a"]) == {"alpha"}
     assert table.loc["math", ["wins", "losses"]].tolist() == [1, 2]
+
+
+def test_bootstrap_at_zero_or_one_falls_back_to_wilson_over_prompts():
+    """Every round of a one-sided pair has the same rate; the interval must still have width."""
+    rows = [
+        {"prompt_id": f"p{i}", "model_a": "a", "model_b": "b", "score": -1, "annotator": f"r{j}"}
+        for i in range(10)
+        for j in range(3)
+    ]
+    rates = pair_rates(pd.DataFrame(rows), rounds=200).iloc[0]
+    assert rates["method"] == "cluster_bootstrap"
+    wilson = stats.binomtest(0, 10).proportion_ci(method="wilson")
+    assert (rates["win_rate_ci_low"], rates["win_rate_ci_high"]) == pytest.approx(
+        (0.0, wilson.high)
+    )
+    assert (rates["loss_rate_ci_low"], rates["loss_rate_ci_high"]) == pytest.approx(
+        (1 - wilson.high, 1.0)
+    )
