@@ -8,20 +8,18 @@ role again itself, so a typed URL does not get around the menu.
 
 from __future__ import annotations
 
-import importlib
-
 import streamlit as st
 
 from pairwise.demo import ensure_demo
-from pairwise.pages import annotate, common
+from pairwise.pages import annotate, common, export, people, progress, report, studies
 from pairwise.store import Store
 
 ADMIN_PAGES = (
-    ("studies", "Studies", ":material/science:"),
-    ("progress", "Progress", ":material/monitoring:"),
-    ("people", "People", ":material/group:"),
-    ("report", "Report", ":material/analytics:"),
-    ("export", "Export", ":material/download:"),
+    (studies, "Studies", ":material/science:"),
+    (progress, "Progress", ":material/monitoring:"),
+    (people, "People", ":material/group:"),
+    (report, "Report", ":material/analytics:"),
+    (export, "Export", ":material/download:"),
 )
 
 
@@ -41,16 +39,10 @@ def seed_demo(store: Store) -> str | None:
 
 
 def admin_pages() -> list[st.Page]:
-    pages = []
-    for name, title, icon in ADMIN_PAGES:
-        try:
-            module = importlib.import_module(f"pairwise.pages.{name}")
-        except ModuleNotFoundError as error:  # a page not written yet
-            if error.name != f"pairwise.pages.{name}":
-                raise
-            continue
-        pages.append(st.Page(module.page, title=title, icon=icon, url_path=name))
-    return pages
+    return [
+        st.Page(module.page, title=title, icon=icon, url_path=module.__name__.rsplit(".", 1)[1])
+        for module, title, icon in ADMIN_PAGES
+    ]
 
 
 def main() -> None:
