@@ -88,23 +88,25 @@ def identify() -> Identity | None:
     store = get_store()
     token = st.query_params.get("token")
     if token is not None:
-        del st.query_params["token"]  # not left in the address bar, history or screenshots
+        # The link stays in the address bar: a reload must not sign an annotator out mid-study
+        # (Streamlit cannot set a session cookie). The link is personal, like a password.
         digest = auth.hash_token(token)
-        if store.annotator_for_token(digest) is None:
-            st.session_state.pop(_TOKEN_HASH, None)
-            st.session_state[_SIGN_IN_PROBLEM] = (
-                "This sign-in link is not valid: it may have been revoked or mistyped."
-            )
-        else:
-            st.session_state[_TOKEN_HASH] = digest
-            st.session_state.pop(_SIGN_IN_PROBLEM, None)
+        if digest != st.session_state.get(_TOKEN_HASH):  # a link new to this session
+            if store.annotator_for_token(digest) is None:
+                st.session_state.pop(_TOKEN_HASH, None)
+                st.session_state[_SIGN_IN_PROBLEM] = (
+                    "This sign-in link is not valid: it may have been revoked or mistyped."
+                )
+            else:
+                st.session_state[_TOKEN_HASH] = digest
+                st.session_state.pop(_SIGN_IN_PROBLEM, None)
     digest = st.session_state.get(_TOKEN_HASH)
     if digest is not None:
         user = store.annotator_for_token(digest)
         if user is not None:
             return Identity(user, "token")
-        del st.session_state[_TOKEN_HASH]
         st.session_state[_SIGN_IN_PROBLEM] = "Your sign-in link has been revoked."
+        return None
     if oidc_providers() is not None:
         if st.user.is_logged_in and st.user.get("email"):
             user = store.annotator_by_email(str(st.user.get("email")))
