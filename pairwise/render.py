@@ -73,9 +73,53 @@ def target_scheme(text: str, start: int = 0) -> str | None:
     return None
 
 
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.S)
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def escape_dollars(text: str) -> str:
+    """Escape ``$`` outside code, so that prices do not turn into maths.
+
+    Streamlit's Markdown reads ``$…$`` as LaTeX: "$3.30 and $3.00" would show a formula.
+    Responses are prose and code, not maths, so every ``$`` in prose is shown as it is. Fenced
+    code blocks and inline code spans keep theirs (a backslash there would show).
+    """
+    out: list[str] = []
+    prose: list[str] = []
+    fence: str | None = None
+
+    def flush() -> None:
+        chunk = "".join(prose)
+        prose.clear()
+        last = 0
+        for span in _CODE_SPAN.finditer(chunk):
+            out.append(_DOLLAR.sub(r"\\$", chunk[last : span.start()]))
+            out.append(span.group())
+            last = span.end()
+        out.append(_DOLLAR.sub(r"\\$", chunk[last:]))
+
+    for line in text.splitlines(keepends=True):
+        opening = _FENCE.match(line)
+        if fence is None and opening:
+            flush()
+            fence = opening.group(1)
+            out.append(line)
+        elif fence is not None:
+            out.append(line)
+            closing = _FENCE.match(line)
+            if closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= len(fence):
+                if not line.strip().strip(fence[0]):
+                    fence = None
+        else:
+            prose.append(line)
+    flush()
+    return "".join(out)
+
+
 def safe_markdown(text: str) -> str:
-    """Markdown that shows ``text`` with unsafe links and bidi overrides made inert."""
-    text = visible_controls(text)
+    """Markdown that shows ``text`` with unsafe links, bidi overrides and maths made inert."""
+    text = escape_dollars(visible_controls(text))
 
     def disarm(m: re.Match[str]) -> str:
         scheme = target_scheme(text, m.end() + (1 if m.group() == "]" else 0))

@@ -23,6 +23,7 @@ from pairwise.render import (
     BIDI_CONTROLS,
     SAFE_SCHEMES,
     ZERO_WIDTH_SPACE,
+    escape_dollars,
     safe_markdown,
     target_scheme,
     visible_controls,
@@ -201,3 +202,34 @@ def test_no_unsafe_link_survives_any_mix(parts: list[str]) -> None:
 @given(st.text(alphabet=string.printable + "\u202e\u200b&#;", max_size=200))
 def test_no_unsafe_link_survives_any_text(text: str) -> None:
     assert unsafe_urls(safe_markdown(text)) == []
+
+
+# -- dollars -------------------------------------------------------------------------------------
+
+
+def test_prices_in_prose_are_escaped_and_code_keeps_its_dollars() -> None:
+    text = (
+        "Two coffees cost $3.30 and one tea $3.00.\n"
+        "Run `echo $HOME` or ``a `$x` b`` now.\n"
+        "```bash\nexport PRICE=$5\n```\n"
+        "~~~~\n$ not closed by ```\n~~~~\n"
+        "Already \\$7."
+    )
+    assert escape_dollars(text) == (
+        "Two coffees cost \\$3.30 and one tea \\$3.00.\n"
+        "Run `echo $HOME` or ``a `$x` b`` now.\n"
+        "```bash\nexport PRICE=$5\n```\n"
+        "~~~~\n$ not closed by ```\n~~~~\n"
+        "Already \\$7."
+    )
+
+
+def test_an_unclosed_fence_keeps_the_rest_as_code() -> None:
+    assert escape_dollars("$1\n```\n$2\n$3") == "\\$1\n```\n$2\n$3"
+
+
+@given(st.text(alphabet="$`~ ab\n\\", max_size=60))
+def test_escaping_only_adds_backslashes_before_dollars(text: str) -> None:
+    escaped = escape_dollars(text)
+    assert escaped.replace("\\$", "$") == text.replace("\\$", "$")
+    assert escape_dollars(escaped) == escaped  # idempotent: nothing is escaped twice
