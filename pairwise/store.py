@@ -137,7 +137,37 @@ CREATE TABLE IF NOT EXISTS scan_starts (
     PRIMARY KEY (study_id, annotator_id)
 );
 CREATE INDEX IF NOT EXISTS scan_starts_key ON scan_starts (study_id, sort_key);
+CREATE TABLE IF NOT EXISTS study_totals (
+    study_id INTEGER PRIMARY KEY REFERENCES studies(id),
+    regular INTEGER NOT NULL,        -- comparisons that are not gold checks
+    complete INTEGER NOT NULL,       -- regular comparisons no longer open
+    judgments INTEGER NOT NULL,      -- judgments of regular comparisons
+    open_judgments INTEGER NOT NULL  -- judgments of regular comparisons still open
+);
 """
+
+
+def _add_totals(row: str) -> str:
+    """Trigger SQL adding comparison ``row`` (``new`` or ``old``) to its study's totals."""
+    return (
+        "INSERT INTO study_totals (study_id, regular, complete, judgments, open_judgments)"
+        f" SELECT {row}.study_id, 1, {row}.is_open = 0, {row}.n_judgments,"
+        f" {row}.n_judgments * {row}.is_open WHERE {row}.is_gold = 0"
+        " ON CONFLICT (study_id) DO UPDATE SET regular = regular + 1,"
+        " complete = complete + excluded.complete, judgments = judgments + excluded.judgments,"
+        " open_judgments = open_judgments + excluded.open_judgments;"
+    )
+
+
+def _subtract_totals(row: str) -> str:
+    """Trigger SQL taking comparison ``row`` out of its study's totals."""
+    return (
+        f"UPDATE study_totals SET regular = regular - 1, complete = complete - ({row}.is_open = 0),"
+        f" judgments = judgments - {row}.n_judgments,"
+        f" open_judgments = open_judgments - {row}.n_judgments * {row}.is_open"
+        f" WHERE study_id = {row}.study_id AND {row}.is_gold = 0;"
+    )
+
 
 # A comparison that becomes open and regular (a larger overlap, a gold mark taken off, a new
 # comparison) or a judgment or pass taken back moves scan starts back, so that the next-comparison
@@ -158,6 +188,24 @@ _TRIGGERS = (
     " BEGIN DELETE FROM scan_starts WHERE annotator_id = old.annotator_id; END",
     "CREATE TRIGGER IF NOT EXISTS scan_starts_unpassed AFTER DELETE ON passes"
     " BEGIN DELETE FROM scan_starts WHERE annotator_id = old.annotator_id; END",
+    # study_totals follow every comparison row, so that progress is read, not counted, on each
+    # press of the annotate page
+    "CREATE TRIGGER IF NOT EXISTS study_totals_added AFTER INSERT ON comparisons"
+    " BEGIN " + _add_totals("new") + " END",
+    "CREATE TRIGGER IF NOT EXISTS study_totals_changed"
+    " AFTER UPDATE OF study_id, is_gold, is_open, n_judgments ON comparisons"
+    " BEGIN " + _subtract_totals("old") + " " + _add_totals("new") + " END",
+    "CREATE TRIGGER IF NOT EXISTS study_totals_removed AFTER DELETE ON comparisons"
+    " BEGIN " + _subtract_totals("old") + " END",
+)
+
+# totals for studies of a database written before study_totals existed
+_FILL_STUDY_TOTALS = (
+    "INSERT INTO study_totals (study_id, regular, complete, judgments, open_judgments)"
+    " SELECT c.study_id, count(*), sum(c.is_open = 0), sum(c.n_judgments),"
+    " sum(c.n_judgments * c.is_open) FROM comparisons c WHERE c.is_gold = 0 AND c.study_id IN"
+    " (SELECT s.id FROM studies s WHERE s.id NOT IN (SELECT study_id FROM study_totals))"
+    " GROUP BY c.study_id"
 )
 
 
@@ -306,7 +354,7 @@ class Store:
         if key and key in _migrated:
             return
         with _migrate_lock, self.transaction():
-            for statement in [*_split_sql(_SCHEMA), *_TRIGGERS]:
+            for statement in [*_split_sql(_SCHEMA), *_TRIGGERS, _FILL_STUDY_TOTALS]:
                 self.conn.execute(statement)
             row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
             current = row[0] or 0
@@ -1155,44 +1203,54 @@ class Store:
     # -- progress --------------------------------------------------------------------------------
 
     def study_progress(self, study: Study) -> dict[str, int]:
-        """Done and wanted judgments over the study's regular (non-gold) comparisons."""
-        row = self.conn.execute(
-            "SELECT count(*), coalesce(sum(min(n_judgments, ?)), 0), coalesce(sum(n_judgments), 0)"
-            " FROM comparisons WHERE study_id = ? AND is_gold = 0",
-            [study.overlap, study.id],
-        ).fetchone()
-        comparisons, done, judgments = row
-        complete = self.conn.execute(
-            "SELECT count(*) FROM comparisons WHERE study_id = ? AND is_gold = 0 AND is_open = 0",
-            [study.id],
-        ).fetchone()[0]
+        """Done and wanted judgments over the study's regular (non-gold) comparisons.
+
+        Read from the totals the triggers keep. A comparison is open while it has fewer judgments
+        than the overlap, so the done judgments (at most ``overlap`` per comparison) are
+        ``overlap`` per complete comparison plus those of open ones.
+        """
+        totals = self._study_totals(study.id)
         return {
-            "comparisons": comparisons,
-            "complete": complete,
-            "wanted": comparisons * study.overlap,
-            "done": done,
-            "judgments": judgments,
+            "comparisons": totals["regular"],
+            "complete": totals["complete"],
+            "wanted": totals["regular"] * study.overlap,
+            "done": totals["complete"] * study.overlap + totals["open_judgments"],
+            "judgments": totals["judgments"],
         }
 
+    def _study_totals(self, study_id: int) -> dict[str, int]:
+        row = self.conn.execute(
+            "SELECT regular, complete, judgments, open_judgments FROM study_totals"
+            " WHERE study_id = ?",
+            [study_id],
+        ).fetchone()
+        names = ("regular", "complete", "judgments", "open_judgments")
+        return dict(zip(names, row or (0, 0, 0, 0), strict=True))
+
     def annotator_progress(self, study: Study, annotator_id: int) -> dict[str, int]:
-        """This annotator's done count, and how many more the study could still give them."""
-        done = self.conn.execute(
-            "SELECT count(*) FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
+        """This annotator's done count, and how many more the study could still give them.
+
+        Available are the open regular comparisons less those the annotator judged or passed:
+        counted over the annotator's own judgments and passes, not over every open comparison,
+        since the annotate page asks on each press (``CROSS JOIN`` keeps SQLite from walking the
+        study's comparisons instead).
+        """
+        done, done_open = self.conn.execute(
+            "SELECT count(*), coalesce(sum(c.is_open), 0) FROM judgments j"
+            " CROSS JOIN comparisons c ON c.id = j.comparison_id"
             " WHERE j.annotator_id = ? AND c.study_id = ? AND c.is_gold = 0",
             [annotator_id, study.id],
-        ).fetchone()[0]
-        passed = self.conn.execute(
-            "SELECT count(*) FROM passes p JOIN comparisons c ON c.id = p.comparison_id"
+        ).fetchone()
+        passed, passed_open = self.conn.execute(
+            "SELECT count(*), coalesce(sum(c.is_open = 1 AND c.is_gold = 0 AND NOT EXISTS"
+            " (SELECT 1 FROM judgments j WHERE j.annotator_id = p.annotator_id"
+            " AND j.comparison_id = c.id)), 0)"
+            " FROM passes p CROSS JOIN comparisons c ON c.id = p.comparison_id"
             " WHERE p.annotator_id = ? AND c.study_id = ?",
             [annotator_id, study.id],
-        ).fetchone()[0]
-        available = self.conn.execute(
-            "SELECT count(*) FROM comparisons c WHERE c.study_id = ? AND c.is_gold = 0"
-            " AND c.is_open = 1 AND NOT EXISTS (SELECT 1 FROM judgments j"
-            " WHERE j.annotator_id = ? AND j.comparison_id = c.id) AND NOT EXISTS"
-            " (SELECT 1 FROM passes p WHERE p.annotator_id = ? AND p.comparison_id = c.id)",
-            [study.id, annotator_id, annotator_id],
-        ).fetchone()[0]
+        ).fetchone()
+        totals = self._study_totals(study.id)
+        available = totals["regular"] - totals["complete"] - done_open - passed_open
         return {"done": done, "passed": passed, "available": available, "total": done + available}
 
     # -- frames for analysis and export -------------------------------------------------------

@@ -1,7 +1,7 @@
 """The annotation hot path stays fast as a study grows: a correctness property, not a timing.
 
-Every statement the store runs to hand out a comparison and to record a judgment or a pass is
-captured as SQLite executes it, and its ``EXPLAIN QUERY PLAN`` must read rows through an index:
+Every statement the store runs to hand out a comparison, to record a judgment or a pass and to
+show progress is captured as SQLite executes it, and its ``EXPLAIN QUERY PLAN`` must read rows through an index:
 no full ``SCAN`` of comparisons, judgments, leases or passes, and no sort of every open comparison
 to find the first. The shortcut that lets an annotator far ahead of the others skip the items they
 already judged is checked against a plain reading of the tables.
@@ -97,6 +97,8 @@ def _hot_path(store: Store, study, people) -> dict[str, Callable[[], object]]:
         "next_comparison (gold)": lambda: store.next_comparison(study, b, clock=T0, gold=True),
         "record_pass": lambda: store.record_pass(held["new"].comparison_id, a),
         "release": lambda: store.release(held["new"].comparison_id, c),
+        "annotator_progress": lambda: store.annotator_progress(study, a),
+        "study_progress": lambda: store.study_progress(study),
     }
 
 
@@ -125,6 +127,70 @@ def test_a_full_scan_would_be_caught(busy):
         lambda: store.conn.execute("SELECT count(*) FROM judgments WHERE seconds > 1").fetchone(),
     )
     assert _full_scans(plans)
+
+
+# -- work per call does not grow with the study ----------------------------------------------------
+
+
+def _work(store: Store, action: Callable[[], object]) -> int:
+    """SQLite virtual machine steps ``action`` takes, in units of ten."""
+    ticks = 0
+
+    def tick() -> int:
+        nonlocal ticks
+        ticks += 1
+        return 0
+
+    store.conn.set_progress_handler(tick, 10)
+    try:
+        action()
+    finally:
+        store.conn.set_progress_handler(None, 10)
+    return ticks
+
+
+def _take_and_judge(store: Store, study, annotator: int, times: int) -> None:
+    for _ in range(times):
+        got = store.next_comparison(study, annotator, clock=T0, gold=False)
+        store.record_judgment(got.comparison_id, annotator, score=1, shown_order=got.shown_order)
+
+
+def _work_per_call(tmp_path, factor: int) -> dict[str, int]:
+    """Work of the hot path in a study ``factor`` times the size: more complete comparisons, more
+    open ones, and a fast annotator with more judged ones still waiting for a second judgment."""
+    store = Store(tmp_path / f"grown-{factor}.db")
+    _fill(store, 20 * factor, ["m1", "m2", "m3"])
+    study = store.create_study("s", pairs=[("m1", "m2"), ("m2", "m3")], overlap=2, seed=1)
+    a, b, fast, me = (store.add_annotator(n).id for n in ("a", "b", "fast", "me"))
+    _take_and_judge(store, study, a, 10 * factor)
+    _take_and_judge(store, study, b, 10 * factor)  # the same items: now complete
+    _take_and_judge(store, study, fast, 10 * factor + 1)  # open, waiting for a second judgment
+    _take_and_judge(store, study, me, 3)
+    got = {}
+    work = {
+        "next_comparison (fast annotator)": lambda: got.setdefault(
+            "fast", store.next_comparison(study, fast, clock=T0, gold=False)
+        ),
+        "next_comparison": lambda: got.setdefault(
+            "me", store.next_comparison(study, me, clock=T0, gold=False)
+        ),
+        "record_judgment": lambda: store.record_judgment(
+            got["me"].comparison_id, me, score=0, shown_order=got["me"].shown_order
+        ),
+        "annotator_progress": lambda: store.annotator_progress(study, me),
+        "study_progress": lambda: store.study_progress(study),
+    }
+    figures = {name: _work(store, action) for name, action in work.items()}
+    store.close()
+    return figures
+
+
+def test_the_work_per_call_does_not_grow_with_the_study(tmp_path):
+    small, large = _work_per_call(tmp_path, 1), _work_per_call(tmp_path, 12)
+    grown = {
+        name: (small[name], large[name]) for name in small if large[name] > 1.5 * small[name] + 5
+    }
+    assert grown == {}, "work (small study, 12 times larger): " + str(grown)
 
 
 # -- the scan start shortcut against a plain reading of the tables --------------------------------
@@ -165,10 +231,48 @@ def _expected(store: Store, study, annotator: int, now: float) -> int | None:
     return min(fits)[1] if fits else None
 
 
+def _expected_progress(store: Store, study, annotator: int) -> tuple[dict, dict]:
+    """``study_progress`` and ``annotator_progress`` counted from whole tables in Python."""
+    q = store.conn.execute
+    overlap = q("SELECT overlap FROM studies WHERE id = ?", [study.id]).fetchone()[0]
+    regular = {
+        cid
+        for cid, is_gold in q("SELECT id, is_gold FROM comparisons WHERE study_id = ?", [study.id])
+        if not is_gold
+    }
+    in_study = {r[0] for r in q("SELECT id FROM comparisons WHERE study_id = ?", [study.id])}
+    n = dict.fromkeys(regular, 0)
+    mine = set()
+    for cid, aid in q("SELECT comparison_id, annotator_id FROM judgments"):
+        if cid in regular:
+            n[cid] += 1
+            if aid == annotator:
+                mine.add(cid)
+    passed = {
+        cid for cid, aid in q("SELECT comparison_id, annotator_id FROM passes") if aid == annotator
+    }
+    study_figures = {
+        "comparisons": len(regular),
+        "complete": sum(k >= overlap for k in n.values()),
+        "wanted": len(regular) * overlap,
+        "done": sum(min(k, overlap) for k in n.values()),
+        "judgments": sum(n.values()),
+    }
+    available = sum(1 for c, k in n.items() if k < overlap and c not in mine and c not in passed)
+    annotator_figures = {
+        "done": len(mine),
+        "passed": len(passed & in_study),
+        "available": available,
+        "total": len(mine) + available,
+    }
+    return study_figures, annotator_figures
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_the_next_comparison_matches_a_plain_reading_of_the_tables(tmp_path, seed):
     """Random judging, passing, releasing, lapsing leases, overlap changes, gold marks and new
-    comparisons: whatever moved, the store hands out exactly the first fitting comparison."""
+    comparisons: whatever moved, the store hands out exactly the first fitting comparison, and
+    its kept progress totals equal a fresh count."""
     rng = random.Random(seed)
     store = Store(tmp_path / "model.db")
     _fill(store, 10, ["m1", "m2", "m3", "m4"])
@@ -204,6 +308,10 @@ def test_the_next_comparison_matches_a_plain_reading_of_the_tables(tmp_path, see
             expected = _expected(store, study, a, now)
             got = store.next_comparison(study, a, clock=now, gold=False, lease_seconds=500, rng=rng)
             assert (got and got.comparison_id) == expected
+            study = store.get_study("s")
+            assert (store.study_progress(study), store.annotator_progress(study, a)) == (
+                _expected_progress(store, study, a)
+            )
             if got is None:
                 continue
             action = rng.random()
@@ -214,3 +322,27 @@ def test_the_next_comparison_matches_a_plain_reading_of_the_tables(tmp_path, see
             elif action < 0.8:
                 store.release(got.comparison_id, a)
     store.close()
+
+
+def test_totals_are_filled_in_for_a_database_written_before_they_existed(tmp_path):
+    old = tmp_path / "old.db"
+    store = Store(old)
+    _fill(store, 8, ["m1", "m2", "m3"])
+    study = store.create_study("s", pairs=[("m1", "m2"), ("m2", "m3")], overlap=2, seed=3)
+    store.set_gold(2, 1)
+    people = [store.add_annotator(f"a{i}").id for i in range(3)]
+    for a in people:
+        for _ in range(4):
+            got = store.next_comparison(study, a, clock=T0, gold=False)
+            store.record_judgment(got.comparison_id, a, score=1, shown_order=got.shown_order)
+    store.record_pass(store.next_comparison(study, people[0], clock=T0).comparison_id, people[0])
+    expected = _expected_progress(store, study, people[0])
+    store.conn.execute("DELETE FROM study_totals")  # as before the table existed
+    store.close()
+    copy = tmp_path / "reopened.db"  # a path this process has not opened: the schema step runs
+    copy.write_bytes(old.read_bytes())
+    with Store(copy) as reopened:
+        study = reopened.get_study("s")
+        got = (reopened.study_progress(study), reopened.annotator_progress(study, people[0]))
+    assert got == expected
+    assert expected[0]["judgments"] == 12 and expected[1]["passed"] == 1
