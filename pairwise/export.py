@@ -370,7 +370,8 @@ def preference_records(
     votes, codes = _votes(judgments, margins)
     if aggregation == "judgment":
         score = _integral_scores(judgments)
-        base = votes.iloc[codes].reset_index(drop=True)
+        needed = ["study", "comparison_id", "prompt_id", "category", "model_a", "model_b"]
+        base = votes[[*needed, "n_judgments", "agreement"]].iloc[codes].reset_index(drop=True)
         tie = score == 0
         a_chosen = score >= 0
         oriented = np.abs(score).astype(float)
@@ -542,7 +543,7 @@ def _load_messages(text: Any, prompt_id: str) -> list[dict[str, str]]:
 class Column(NamedTuple):
     """A column held as its distinct values and, per row, the position of the row's value.
 
-    ``values`` ends with ``None``, so that code ``-1`` reads as null. A text repeated across
+    ``codes`` are int32; ``values`` ends with ``None``, so that code ``-1`` reads as null. A text repeated across
     records (a prompt in many comparisons, a response judged three times) is held and encoded
     once, which is what keeps a million-record export fast and small.
     """
@@ -550,8 +551,9 @@ class Column(NamedTuple):
     codes: np.ndarray
     values: np.ndarray
 
-    def to_numpy(self) -> np.ndarray:
-        return self.values[self.codes]
+    def take(self, rows: Any = slice(None)) -> np.ndarray:
+        """The values of ``rows`` (all rows by default), nulls as ``None``."""
+        return self.values[self.codes[rows]]
 
 
 def _objects(items: Sequence[Any]) -> np.ndarray:
@@ -565,7 +567,7 @@ def _objects(items: Sequence[Any]) -> np.ndarray:
 def coded(column: pd.Series | np.ndarray | pd.api.extensions.ExtensionArray) -> Column:
     """``column`` as a :class:`Column`; missing values (None, NaN, NA) become null."""
     codes, uniques = pd.factorize(column)
-    return Column(np.asarray(codes, dtype=np.int64), _objects([*uniques.tolist(), None]))
+    return Column(codes.astype(np.int32), _objects([*uniques.tolist(), None]))
 
 
 def _first_rows(codes: np.ndarray, size: int) -> np.ndarray:
@@ -625,6 +627,7 @@ def formatted_columns(records: pd.DataFrame, texts: pd.DataFrame, fmt: str) -> d
     names = sub["prompt_id"] if "prompt_id" in sub.columns else sub["comparison_id"]
     messages = sub["messages"].to_numpy(dtype=object)
     message_codes, first = _by_identity(messages)
+    message_codes = message_codes.astype(np.int32)
     prompts = [_load_messages(messages[i], str(names.iat[i])) for i in first]
     responses = np.concatenate(
         [sub["response_a"].to_numpy(dtype=object), sub["response_b"].to_numpy(dtype=object)]
@@ -635,10 +638,11 @@ def formatted_columns(records: pd.DataFrame, texts: pd.DataFrame, fmt: str) -> d
         raise ValueError(
             f"texts: comparison_id {_scalar(sub['comparison_id'].iat[at])!r} lacks a response"
         )
-    prompt_of = np.concatenate([message_codes, message_codes])
+    prompt_of = np.concatenate([message_codes, message_codes]).astype(np.int64)
     text_codes, _ = _by_identity(responses)
     response_codes, uniques = pd.factorize(prompt_of * (text_codes.max(initial=0) + 1) + text_codes)
     response_first = _first_rows(response_codes, len(uniques))
+    response_codes = response_codes.astype(np.int32)
     answer = responses[response_first]
     answered = prompt_of[response_first]
     if fmt in ("trl-conversational", "parquet"):
@@ -688,7 +692,7 @@ def raw_columns(judgments: pd.DataFrame, texts: pd.DataFrame) -> dict[str, Colum
 def columns_frame(columns: Mapping[str, Column], rows: Any = slice(None)) -> pd.DataFrame:
     """Columns (or some ``rows`` of them) as a DataFrame of plain Python values."""
     return pd.DataFrame(
-        {name: pd.Series(c.values[c.codes[rows]], dtype=object) for name, c in columns.items()}
+        {name: pd.Series(c.take(rows), dtype=object) for name, c in columns.items()}
     )
 
 
@@ -901,16 +905,18 @@ def _chunks(rows: np.ndarray) -> list[np.ndarray]:
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+def _whole_numbers(column: Column) -> bool:
+    return bool((column.codes >= 0).all()) and (
+        pd.api.types.infer_dtype(column.values[:-1], skipna=False) == "integer"
+    )
+
+
 def _json_texts(values: np.ndarray) -> np.ndarray:
     """The JSON text of each distinct value of a column (its trailing ``None`` is null)."""
-    body = values[:-1]
-    if pd.api.types.infer_dtype(body, skipna=False) == "integer":
-        texts = list(body.astype(np.int64).astype(str))
-    else:
-        texts = [
-            "null" if isinstance(v, float) and not math.isfinite(v) else _JSON.encode(v)
-            for v in body
-        ]
+    texts = [
+        "null" if isinstance(v, float) and not math.isfinite(v) else _JSON.encode(v)
+        for v in values[:-1]
+    ]
     return _objects([*texts, "null"])
 
 
@@ -921,7 +927,8 @@ def _write_jsonl(columns: Mapping[str, Column], rows: np.ndarray, path: Path) ->
         for name in columns
     ]
     line = "{{" + ",".join(f"{key}:{{}}" for key in keys) + "}}\n"
-    encoded = [_json_texts(c.values) for c in columns.values()]
+    # whole numbers without nulls format as JSON by themselves; the rest is encoded once per value
+    encoded = [c.values if _whole_numbers(c) else _json_texts(c.values) for c in columns.values()]
     with open(path, "w", encoding="utf-8", newline="\n") as out:
         for chunk in _chunks(rows):
             cells = [

@@ -1268,14 +1268,7 @@ class Store:
         Excluded annotators are left out unless asked for. ``with_text=True`` adds the prompt
         ``messages`` (JSON) and the two responses' text, for exports.
         """
-        where, params = [], []
-        if study is not None:
-            where.append("c.study_id = ?")
-            params.append(self.get_study(study).id)
-        if not include_excluded:
-            where.append("a.excluded = 0")
-        if not include_gold:
-            where.append("c.is_gold = 0")
+        where, params = self._judgment_filters(study, include_excluded, include_gold)
         text = (
             ", p.messages, ra.content AS response_a, rb.content AS response_b" if with_text else ""
         )
@@ -1288,12 +1281,24 @@ class Store:
             + " FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
             " JOIN studies s ON s.id = c.study_id JOIN prompts p ON p.id = c.prompt_id"
             " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
-            " JOIN annotators a ON a.id = j.annotator_id"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY j.id"
+            " JOIN annotators a ON a.id = j.annotator_id" + where + " ORDER BY j.id"
         )
         frame = pd.read_sql_query(sql, self.conn, params=params)
         return _tidy(frame)
+
+    def _judgment_filters(
+        self, study: str | int | None, include_excluded: bool, include_gold: bool
+    ) -> tuple[str, list[Any]]:
+        """The WHERE clause (over ``j``, ``c``, ``a``) shared by the judgment frames."""
+        where, params = [], []
+        if study is not None:
+            where.append("c.study_id = ?")
+            params.append(self.get_study(study).id)
+        if not include_excluded:
+            where.append("a.excluded = 0")
+        if not include_gold:
+            where.append("c.is_gold = 0")
+        return (" WHERE " + " AND ".join(where) if where else ""), params
 
     def passes_frame(self, study: str | int | None = None) -> pd.DataFrame:
         """Skips and flags, one row each, with the comparison's models (for admins)."""
@@ -1328,7 +1333,7 @@ class Store:
         if study is not None:
             in_study = " WHERE c.study_id = ?"
             params.append(self.get_study(study).id)
-        frame = pd.read_sql_query(
+        frame = self._read_in_slices(
             "SELECT c.id AS comparison_id, s.name AS study, c.prompt_id, p.category,"
             " ra.model AS model_a, rb.model AS model_b, c.response_a, c.response_b"
             " FROM comparisons c JOIN studies s ON s.id = c.study_id"
@@ -1337,8 +1342,7 @@ class Store:
             " WHERE EXISTS (SELECT 1 FROM judgments j WHERE j.comparison_id = c.id)"
             + in_study.replace("WHERE", "AND")
             + " ORDER BY c.id",
-            self.conn,
-            params=params,
+            params,
         )
         prompts = pd.read_sql_query(
             "SELECT id, messages FROM prompts WHERE id IN"
@@ -1371,28 +1375,24 @@ class Store:
         exports need; joined to :meth:`comparison_texts` it gives the judgments-frame columns an
         export reads, at a fraction of the cost of reading every column per judgment.
         """
-        where, params = [], []
-        if study is not None:
-            where.append("c.study_id = ?")
-            params.append(self.get_study(study).id)
-        if not include_excluded:
-            where.append("a.excluded = 0")
-        if not include_gold:
-            where.append("c.is_gold = 0")
-        frame = pd.read_sql_query(
+        where, params = self._judgment_filters(study, include_excluded, include_gold)
+        frame = self._read_in_slices(
             "SELECT j.id AS judgment_id, j.comparison_id, j.score, j.annotator_id AS annotator"
             " FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
-            " JOIN annotators a ON a.id = j.annotator_id"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY j.id",
-            self.conn,
-            params=params,
+            " JOIN annotators a ON a.id = j.annotator_id" + where + " ORDER BY j.id",
+            params,
         )
         names = pd.read_sql_query("SELECT id, name FROM annotators", self.conn)
         frame["annotator"] = pd.Categorical.from_codes(
             pd.Index(names["id"]).get_indexer(frame["annotator"]), categories=names["name"]
         )
         return frame.astype({"judgment_id": "int64", "comparison_id": "int64", "score": "int64"})
+
+    def _read_in_slices(self, sql: str, params: Sequence[Any]) -> pd.DataFrame:
+        """A query's rows as a frame, read 100,000 at a time: a million-row read never holds every
+        row as Python tuples at once."""
+        slices = pd.read_sql_query(sql, self.conn, params=params, chunksize=100_000)
+        return pd.concat(slices, ignore_index=True)
 
 
 def _look_up(keys: pd.Series, values: pd.Series, wanted: pd.Series) -> pd.Series:

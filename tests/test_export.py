@@ -80,6 +80,27 @@ def _by_prompt(records: pd.DataFrame) -> dict[str, dict]:
     return {r["prompt_id"]: r for r in records.to_dict("records")}
 
 
+# -- the store's narrow reads agree with the judgments frame ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rows", [{}, {"include_excluded": True}, {"study": "s", "include_gold": False}]
+)
+def test_judgment_scores_and_texts_match_the_judgments_frame(prefs, rows):
+    p1 = int(prefs.comparisons_frame("s").set_index("prompt_id").loc["p1", "comparison_id"])
+    prefs.set_gold(p1, 2)
+    wide = prefs.judgments_frame(**rows, with_text=True)
+    narrow = prefs.judgment_scores(**rows)
+    as_text = {"annotator": str}
+    pd.testing.assert_frame_equal(
+        narrow.astype(as_text), wide[list(narrow.columns)].astype(as_text), check_dtype=False
+    )
+    texts = prefs.comparison_texts(rows.get("study")).set_index("comparison_id")
+    joined = texts.loc[wide["comparison_id"]].reset_index()
+    for column in ("study", "prompt_id", "category", "model_a", "model_b", *export.TEXT_COLUMNS):
+        assert joined[column].tolist() == wide[column].tolist(), column
+
+
 # -- aggregation, by hand -------------------------------------------------------------------------
 
 
@@ -372,20 +393,12 @@ def test_standard_jsonl_renders_the_conversation_as_text(prefs, tmp_path):
 
 
 def test_hh_rlhf_transcripts_split_back_into_the_standard_records(prefs, tmp_path):
-    hh = _load(
-        export_dataset(
-            prefs, tmp_path / "hh", ExportOptions(format="hh-rlhf", keep_ties=True)
-        ).files["all"],
-        "json",
-        tmp_path / "cache",
-    )
-    std = _load(
-        export_dataset(
-            prefs, tmp_path / "st", ExportOptions(format="trl-standard", keep_ties=True)
-        ).files["all"],
-        "json",
-        tmp_path / "cache",
-    )
+    def rows(fmt: str) -> list[dict]:
+        options = ExportOptions(format=fmt, keep_ties=True)
+        written = export_dataset(prefs, tmp_path / fmt, options)
+        return _load(written.files["all"], "json", tmp_path / "cache")
+
+    hh, std = rows("hh-rlhf"), rows("trl-standard")
     assert {check_trl_preference(r) for r in hh} == {"standard"}
     for h, s in zip(hh, std, strict=True):
         assert "prompt" not in h
