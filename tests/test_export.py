@@ -125,6 +125,16 @@ def test_majority_vote_worked_by_hand(prefs):
     assert (c["dropped_ties"], c["dropped_by_agreement"], c["records"]) == (1, 0, 3)
 
 
+def test_comparison_votes_count_by_hand():
+    votes = export.comparison_votes(_frame([[2, -1, 3], [0, 1, -1], [1, 0]])).set_index(
+        "comparison_id"
+    )
+    assert votes.loc[0, ["wins", "ties", "losses", "n_judgments"]].tolist() == [2, 0, 1, 3]
+    assert votes.loc[0, "majority"] == "win" and votes.loc[0, "mean_score"] == pytest.approx(4 / 3)
+    assert votes.loc[1, "majority"] == "tie" and votes.loc[1, "agreement"] == pytest.approx(1 / 3)
+    assert votes.loc[2, "majority"] == "tie" and votes.loc[2, "agreement"] == 0.5  # 1 win, 1 tie
+
+
 def test_mean_score_decides_by_sign(prefs):
     rows = _by_prompt(build_export(prefs, ExportOptions(aggregation="mean")).frame())
     assert rows["p4"]["chosen_model"] == "m2"  # mean of [+1, +1, -3] is -1/3

@@ -147,6 +147,10 @@ def _downloads(built: export.Export, version: tuple) -> None:
         return
     files = st.session_state.get("export.files")
     if files is None or files[0] != version:
+        st.caption(
+            "The files are prepared in memory for download; for exports of millions of"
+            " judgments, `pairwise export` writes them straight to disk."
+        )
         name = st.text_input("File name", "preferences", key="export.name")
         if not st.button("Prepare files", key="export.prepare", type="primary"):
             return
