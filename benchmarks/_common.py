@@ -394,9 +394,12 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
+    load = ""
+    with contextlib.suppress(OSError, AttributeError):
+        load = ", load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
     return (
         f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()},"
-        f" SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}"
+        f" SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}{load}"
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import time
 from functools import partial
 from pathlib import Path
@@ -37,8 +38,8 @@ from pairwise import auth
 from pairwise.store import Store
 
 APP = str(ROOT / "annotate_app.py")
-# AppTest runs the script outside a server session; Streamlit warns about that on every run
-logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+# AppTest runs the script outside a server session, and Streamlit warns about that on every run
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
 GOAL_MS = 150.0
 
 
@@ -52,7 +53,9 @@ def rerun_times(path: Path, token: str, presses: int) -> list[float]:
         raise RuntimeError(f"the app failed: {at.exception}")
     times = []
     for _ in range(presses):
-        rate = next(b for b in at.button if b.key and b.key.startswith("rate-"))
+        rate = next((b for b in at.button if b.key and b.key.startswith("rate-")), None)
+        if rate is None:  # nothing left for this annotator
+            break
         rate.click()
         start = time.perf_counter()
         at.run()
@@ -75,14 +78,19 @@ def progress_times(path: Path, annotator: str, repeat: int) -> dict[str, float]:
     }
 
 
-def measure(built: Built, who: str, args) -> dict[str, float]:
+def measure(built: Built, folder: Path, who: str, args) -> dict[str, float]:
+    """Median figures over runs, each on a fresh copy of the store."""
     with Store(built.path) as store:
         token = auth.invite(store, who)[1]
     runs = []
-    for _ in range(args.runs):
-        figures = percentiles_ms(rerun_times(built.path, token, args.presses))
-        figures.update(progress_times(built.path, who, repeat=5))
+    for run in range(args.runs):
+        path = folder / f"run-{run}.db"
+        shutil.copyfile(built.path, path)
+        figures = percentiles_ms(rerun_times(path, token, args.presses))
+        figures.update(progress_times(path, who, repeat=5))
         runs.append(figures)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
     return median_of(runs)
 
 
@@ -106,7 +114,7 @@ def main() -> None:
             shape = Shape(judgments=size, heavy_open=heavy_open)
             built = build_store(folder / f"page-{size}.db", shape)
             for label, who in (("pool annotator", "annotator-0001"), ("heavy", "heavy")):
-                figures = measure(built, who, args)
+                figures = measure(built, folder, who, args)
                 rows.append(
                     [
                         built.judgments,

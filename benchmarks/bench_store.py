@@ -5,7 +5,8 @@ p99 in milliseconds) and the judgments stored per second, in four scenarios:
 
 - ``alone``: one process, a random annotator from the pool each time;
 - ``heavy``: one process, the annotator who has judged many comparisons that still wait for other
-  annotators, which the next-comparison scan has to step over;
+  annotators (10,000 by default). Only their first call steps over those, and records where
+  their scan starts from then on; the table shows that first call on its own;
 - ``8 writers``: eight processes, each with its own ``Store``, judging at once;
 - ``8 writers + heavy``: the same, with the heavy annotator as one of the eight.
 
@@ -18,9 +19,11 @@ Each figure is the median over ``--runs`` runs, each on a fresh copy of the data
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import random
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +54,9 @@ class Timings:
     first_next: float
 
 
-def annotate(job: Job, start: multiprocessing.synchronize.Barrier | None = None) -> Timings:
-    """Pick and judge ``job.ops`` comparisons, timing both calls."""
+def annotate(job: Job, start=None) -> Timings:
+    """Pick and judge ``job.ops`` comparisons, timing both calls; ``start`` is a barrier that
+    lines the writers up."""
     rng = random.Random(job.seed)
     store = Store(job.path)
     study = store.get_study(job.study)
@@ -79,7 +83,11 @@ def annotate(job: Job, start: multiprocessing.synchronize.Barrier | None = None)
 
 
 def _writer(job: Job, start, results) -> None:
-    results.put(annotate(job, start))
+    try:
+        results.put(annotate(job, start))
+    except Exception as error:  # reported by the parent, which would otherwise wait forever
+        start.abort()
+        results.put(f"{type(error).__name__}: {error}")
 
 
 def run_writers(jobs: list[Job]) -> tuple[list[Timings], float]:
@@ -90,12 +98,16 @@ def run_writers(jobs: list[Job]) -> tuple[list[Timings], float]:
     processes = [context.Process(target=_writer, args=(job, start, results)) for job in jobs]
     for process in processes:
         process.start()
-    start.wait()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        start.wait()
     began = time.perf_counter()
     timings = [results.get() for _ in jobs]
     wall = time.perf_counter() - began
     for process in processes:
         process.join()
+    failures = [t for t in timings if isinstance(t, str)]
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {len(jobs)} writers failed: {failures[0]}")
     return timings, wall
 
 
@@ -190,6 +202,7 @@ def main() -> None:
                         figures["record p95"],
                         figures["record p99"],
                         figures["judgments/s"],
+                        figures.get("first next ms", ""),
                     ]
                 )
                 print(f"  {scenario}: {figures}", flush=True)
@@ -207,6 +220,7 @@ def main() -> None:
             "record p95",
             "record p99",
             "judgments/s",
+            "heavy's first next",
         ],
         rows,
     )
