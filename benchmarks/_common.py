@@ -9,11 +9,13 @@ seconds to build rather than the hours the public API would need.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
 import os
 import platform
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -362,6 +364,34 @@ def temp_dir() -> Iterator[Path]:
     """A scratch folder outside the repository, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="pairwise-bench-") as folder:
         yield Path(folder)
+
+
+@contextlib.contextmanager
+def fresh_copy(template: Path, path: Path) -> Iterator[Path]:
+    """A copy of ``template`` at ``path`` for one run to write to, removed with its WAL files."""
+    shutil.copyfile(template, path)
+    try:
+        yield path
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def options(doc: str) -> argparse.ArgumentParser:
+    """The options every size-scaling benchmark has: ``--quick``, ``--sizes`` and ``--runs``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--sizes", help="judgments per database, comma separated")
+    parser.add_argument("--runs", type=int, default=None, help="runs per figure (median)")
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, *, sizes: str, quick_sizes: str) -> argparse.Namespace:
+    """Parsed options, with ``sizes`` as a list of ints and ``runs`` 3 (1 with ``--quick``)."""
+    args = parser.parse_args()
+    args.sizes = [int(s) for s in (args.sizes or (quick_sizes if args.quick else sizes)).split(",")]
+    args.runs = args.runs or (1 if args.quick else 3)
+    return args
 
 
 def percentiles_ms(seconds: Sequence[float]) -> dict[str, float]:

@@ -13,10 +13,8 @@ the time goes.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import shutil
 import time
 from functools import partial
 from pathlib import Path
@@ -26,7 +24,10 @@ from _common import (
     Built,
     Shape,
     build_store,
+    fresh_copy,
     median_of,
+    options,
+    parse,
     percentiles_ms,
     print_table,
     temp_dir,
@@ -84,32 +85,23 @@ def measure(built: Built, folder: Path, who: str, args) -> dict[str, float]:
         token = auth.invite(store, who)[1]
     runs = []
     for run in range(args.runs):
-        path = folder / f"run-{run}.db"
-        shutil.copyfile(built.path, path)
-        figures = percentiles_ms(rerun_times(path, token, args.presses))
-        figures.update(progress_times(path, who, repeat=5))
+        with fresh_copy(built.path, folder / f"run-{run}.db") as path:
+            figures = percentiles_ms(rerun_times(path, token, args.presses))
+            figures.update(progress_times(path, who, repeat=5))
         runs.append(figures)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
     return median_of(runs)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a small smoke run")
-    parser.add_argument("--sizes", help="judgments, comma separated")
+    parser = options(__doc__)
     parser.add_argument("--presses", type=int, default=None, help="timed reruns per run")
-    parser.add_argument("--runs", type=int, default=None, help="runs per figure (median)")
     parser.add_argument("--heavy-open", type=int, default=10_000)
-    args = parser.parse_args()
-    default_sizes = "1000" if args.quick else "1000,100000,1000000"
-    sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
+    args = parse(parser, sizes="1000,100000,1000000", quick_sizes="1000")
     args.presses = args.presses or (5 if args.quick else 60)
-    args.runs = args.runs or (1 if args.quick else 3)
 
     rows = []
     with temp_dir() as folder:
-        for size in sizes:
+        for size in args.sizes:
             heavy_open = min(args.heavy_open, size // 10)
             shape = Shape(judgments=size, heavy_open=heavy_open)
             built = build_store(folder / f"page-{size}.db", shape)

@@ -14,12 +14,10 @@ synthetic store of the same size.
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import time
 from functools import partial
 
-from _common import Shape, build_store, print_table, temp_dir
+from _common import Shape, build_store, options, parse, print_table, temp_dir, time_calls
 
 import analysis
 from pairwise.report import build_report
@@ -42,30 +40,20 @@ def simulated(judgments: int, models: int, seed: int):
 
 
 def median_seconds(function, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(time_calls(function, runs))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a small smoke run")
-    parser.add_argument("--sizes", help="judgments, comma separated")
+    parser = options(__doc__)
     parser.add_argument("--models", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=None, help="bootstrap rounds")
-    parser.add_argument("--runs", type=int, default=None, help="runs per figure (median)")
-    args = parser.parse_args()
-    default_sizes = "2000" if args.quick else "10000,100000,1000000"
-    sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
+    args = parse(parser, sizes="10000,100000,1000000", quick_sizes="2000")
     rounds = args.rounds or (100 if args.quick else 1000)
-    runs = args.runs or (1 if args.quick else 3)
+    runs = args.runs
 
     rows = []
     with temp_dir() as folder:
-        for size in sizes:
+        for size in args.sizes:
             built = build_store(folder / f"report-{size}.db", Shape(judgments=size))
             with Store(built.path) as store:
                 load = median_seconds(partial(store.judgments_frame, include_gold=False), runs)

@@ -18,17 +18,26 @@ Each figure is the median over ``--runs`` runs, each on a fresh copy of the data
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import multiprocessing
 import random
-import shutil
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import Built, Shape, build_store, median_of, percentiles_ms, print_table, temp_dir
+from _common import (
+    Built,
+    Shape,
+    build_store,
+    fresh_copy,
+    median_of,
+    options,
+    parse,
+    percentiles_ms,
+    print_table,
+    temp_dir,
+)
 
 from pairwise.store import Store
 
@@ -138,39 +147,29 @@ def scenario_jobs(built: Built, path: Path, scenario: str, ops: int, writers: in
 def run_scenario(built: Built, folder: Path, scenario: str, args) -> dict[str, float]:
     runs = []
     for run in range(args.runs):
-        path = folder / f"run-{run}.db"
-        shutil.copyfile(built.path, path)
-        jobs = scenario_jobs(built, path, scenario, args.ops, args.writers, seed=run)
-        if len(jobs) == 1:
-            began = time.perf_counter()
-            timings = [annotate(jobs[0])]
-            wall = time.perf_counter() - began
-        else:
-            timings, wall = run_writers(jobs)
+        with fresh_copy(built.path, folder / f"run-{run}.db") as path:
+            jobs = scenario_jobs(built, path, scenario, args.ops, args.writers, seed=run)
+            if len(jobs) == 1:
+                began = time.perf_counter()
+                timings = [annotate(jobs[0])]
+                wall = time.perf_counter() - began
+            else:
+                timings, wall = run_writers(jobs)
         summary = summarise(timings, wall)
         if scenario == "heavy":
             summary["first next ms"] = timings[0].first_next * 1000
         runs.append(summary)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
     return median_of(runs)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a small smoke run")
-    parser.add_argument("--sizes", help="judgments per database, comma separated")
+    parser = options(__doc__)
     parser.add_argument("--writers", type=int, default=8)
-    parser.add_argument("--runs", type=int, default=None, help="runs per figure (median)")
     parser.add_argument("--ops", type=int, default=None, help="judgments per writer and run")
     parser.add_argument(
         "--heavy-open", type=int, default=10_000, help="open comparisons the heavy annotator judged"
     )
-    args = parser.parse_args()
-    sizes = [
-        int(s) for s in (args.sizes or ("1000" if args.quick else "1000,100000,1000000")).split(",")
-    ]
-    args.runs = args.runs or (1 if args.quick else 3)
+    args = parse(parser, sizes="1000,100000,1000000", quick_sizes="1000")
     args.ops = args.ops or (20 if args.quick else 300)
     if args.quick:
         args.writers = min(args.writers, 2)
@@ -178,7 +177,7 @@ def main() -> None:
 
     rows = []
     with temp_dir() as folder:
-        for size in sizes:
+        for size in args.sizes:
             heavy_open = min(args.heavy_open, size // 10)
             built = build_store(
                 folder / f"template-{size}.db", Shape(judgments=size, heavy_open=heavy_open)
