@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -66,31 +67,52 @@ def build_report(
     """
     if "is_gold" in frame.columns:
         frame = frame[~frame["is_gold"].astype(bool)]
+    frame = _compact(frame)
     options = {"rounds": rounds, "seed": seed, "confidence": confidence}
     empty = pd.DataFrame()
     has_rows = len(frame) > 0
-    models = sorted(set(frame["model_a"]) | set(frame["model_b"])) if has_rows else []
-
-    pairs = analysis.pair_rates(frame, **options) if has_rows else empty
-    majority_view = analysis.majority_outcomes(frame) if has_rows else empty
-    majority = analysis.pair_rates(majority_view, **options) if has_rows else empty
-    graded = has_rows and "score" in frame.columns
-    scores = analysis.mean_scores(frame, **options) if graded else empty
-    distribution = analysis.score_distribution(frame) if graded else empty
-    scales = sorted(int(s) for s in frame["scale"].unique()) if "scale" in frame.columns else []
-    ratings = analysis.bradley_terry(frame, **options) if len(models) >= 2 else None
-    agreement = _agreement(frame)
-    position = _maybe(analysis.position_preference, frame, "shown_order", **options)
-    length = _maybe(analysis.length_preference, frame, "len_a", **options)
-    buckets = _maybe(analysis.length_buckets, frame, "len_a", **options)
-    has_annotator_columns = {"annotator", "shown_order", "seconds"} <= set(frame.columns)
-    annotators = analysis.annotator_summary(frame) if has_rows and has_annotator_columns else empty
-    by_category = (
-        analysis.rates_by_category(frame, **options)
-        if has_rows and "category" in frame.columns and frame["category"].nunique() > 1
-        else empty
+    models = (
+        sorted(set(frame["model_a"].unique()) | set(frame["model_b"].unique())) if has_rows else []
     )
-    by_turns = analysis.rates_by_turns(frame, **options) if has_rows and "turns" in frame else empty
+    graded = has_rows and "score" in frame.columns
+    has_annotator_columns = {"annotator", "shown_order", "seconds"} <= set(frame.columns)
+    several_categories = "category" in frame.columns and frame["category"].nunique() > 1
+
+    def majority() -> pd.DataFrame:
+        return analysis.pair_rates(analysis.majority_outcomes(frame), **options)
+
+    # Sections are independent; their bootstraps draw with numpy outside the GIL, so two
+    # threads keep both cores busy. Each section seeds its own generators: same numbers.
+    sections = {
+        "pairs": (has_rows, lambda: analysis.pair_rates(frame, **options)),
+        "majority": (has_rows, majority),
+        "scores": (graded, lambda: analysis.mean_scores(frame, **options)),
+        "distribution": (graded, lambda: analysis.score_distribution(frame)),
+        "ratings": (len(models) >= 2, lambda: analysis.bradley_terry(frame, **options)),
+        "agreement": (True, lambda: _agreement(frame)),
+        "position": (
+            True,
+            lambda: _maybe(analysis.position_preference, frame, "shown_order", **options),
+        ),
+        "length": (True, lambda: _maybe(analysis.length_preference, frame, "len_a", **options)),
+        "buckets": (True, lambda: _maybe(analysis.length_buckets, frame, "len_a", **options)),
+        "annotators": (
+            has_rows and has_annotator_columns,
+            lambda: analysis.annotator_summary(frame),
+        ),
+        "by_category": (
+            has_rows and several_categories,
+            lambda: analysis.rates_by_category(frame, **options),
+        ),
+        "by_turns": (
+            has_rows and "turns" in frame.columns,
+            lambda: analysis.rates_by_turns(frame, **options),
+        ),
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(run) for name, (wanted, run) in sections.items() if wanted}
+        done = {name: _decategorize(future.result()) for name, future in futures.items()}
+    scales = sorted(int(s) for s in frame["scale"].unique()) if "scale" in frame.columns else []
 
     meta = {
         "schema": REPORT_SCHEMA,
@@ -119,19 +141,19 @@ def build_report(
         "scales": scales,
     }
     return Report(
-        pairs=pairs,
-        majority=majority,
-        scores=scores,
-        distribution=distribution,
+        pairs=done.get("pairs", empty),
+        majority=done.get("majority", empty),
+        scores=done.get("scores", empty),
+        distribution=done.get("distribution", empty),
         mappings={s: analysis.outcome_mapping(s) for s in scales},
-        ratings=ratings,
-        agreement=agreement,
-        position=position,
-        length=length,
-        length_buckets=buckets if buckets is not None else empty,
-        annotators=annotators,
-        by_category=by_category,
-        by_turns=by_turns,
+        ratings=done.get("ratings"),
+        agreement=done["agreement"],
+        position=done["position"],
+        length=done["length"],
+        length_buckets=empty if done["buckets"] is None else done["buckets"],
+        annotators=done.get("annotators", empty),
+        by_category=done.get("by_category", empty),
+        by_turns=done.get("by_turns", empty),
         meta=meta,
     )
 
@@ -149,6 +171,21 @@ def report_from_store(
     return build_report(
         frame, rounds=rounds, seed=seed, confidence=confidence, study=study, counts=store.counts()
     )
+
+
+def _decategorize(result: Any) -> Any:
+    """Categorical columns back to plain values, so that results read like any table."""
+    if not isinstance(result, pd.DataFrame):
+        return result
+    categorical = [c for c in result.columns if isinstance(result[c].dtype, pd.CategoricalDtype)]
+    return result.astype({c: object for c in categorical}) if categorical else result
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """Repeated strings as categoricals: every section groups by them, and codes group fast."""
+    columns = ("study", "prompt_id", "category", "model_a", "model_b", "annotator", "shown_order")
+    present = [c for c in columns if c in frame.columns and frame[c].dtype != "category"]
+    return frame.astype({c: "category" for c in present}) if present else frame
 
 
 def _distinct(frame: pd.DataFrame, column: str) -> int | None:

@@ -1269,22 +1269,66 @@ class Store:
         ``messages`` (JSON) and the two responses' text, for exports.
         """
         where, params = self._judgment_filters(study, include_excluded, include_gold)
-        text = (
-            ", p.messages, ra.content AS response_a, rb.content AS response_b" if with_text else ""
+        # Read what varies per judgment, then look up what a comparison or annotator shares:
+        # a million judgments touch a few hundred thousand comparisons, and joining their names
+        # and texts in SQL would build every string a million times over.
+        frame = self._read_in_slices(
+            "SELECT j.id AS judgment_id, j.comparison_id, j.annotator_id, j.score,"
+            " j.shown_order, j.seconds, j.created_at, j.rationale"
+            " FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
+            " JOIN annotators a ON a.id = j.annotator_id" + where + " ORDER BY j.id",
+            params,
         )
-        sql = (
-            "SELECT j.id AS judgment_id, s.name AS study, j.comparison_id, c.prompt_id,"
-            " p.category, p.turns, ra.model AS model_a, rb.model AS model_b, s.scale, j.score,"
-            " j.shown_order, a.name AS annotator, j.seconds, j.created_at, ra.chars AS len_a,"
-            " rb.chars AS len_b, c.is_gold, c.gold_score, j.rationale, a.excluded"
-            + text
-            + " FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
-            " JOIN studies s ON s.id = c.study_id JOIN prompts p ON p.id = c.prompt_id"
-            " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
-            " JOIN annotators a ON a.id = j.annotator_id" + where + " ORDER BY j.id"
+        text = ", p.messages, ra.content AS response_a, rb.content AS response_b"
+        comparisons = pd.read_sql_query(
+            "SELECT c.id AS comparison_id, s.name AS study, c.prompt_id, p.category, p.turns,"
+            " ra.model AS model_a, rb.model AS model_b, s.scale, ra.chars AS len_a,"
+            " rb.chars AS len_b, c.is_gold, c.gold_score"
+            + (text if with_text else "")
+            + " FROM comparisons c JOIN studies s ON s.id = c.study_id"
+            " JOIN prompts p ON p.id = c.prompt_id JOIN responses ra ON ra.id = c.response_a"
+            " JOIN responses rb ON rb.id = c.response_b"
+            " WHERE c.id IN (SELECT DISTINCT comparison_id FROM judgments)"
+            + ("" if study is None else " AND c.study_id = ?"),
+            self.conn,
+            params=[] if study is None else [self.get_study(study).id],
+        ).set_index("comparison_id")
+        people = pd.read_sql_query(
+            "SELECT id, name AS annotator, excluded FROM annotators", self.conn
+        ).set_index("id")
+        shared = comparisons.iloc[comparisons.index.get_indexer(frame["comparison_id"])]
+        who = people.iloc[people.index.get_indexer(frame["annotator_id"])]
+        frame = pd.concat(
+            [
+                frame.drop(columns="annotator_id"),
+                shared.reset_index(drop=True),
+                who.reset_index(drop=True),
+            ],
+            axis=1,
         )
-        frame = pd.read_sql_query(sql, self.conn, params=params)
-        return _tidy(frame)
+        order = [
+            "judgment_id",
+            "study",
+            "comparison_id",
+            "prompt_id",
+            "category",
+            "turns",
+            "model_a",
+            "model_b",
+            "scale",
+            "score",
+            "shown_order",
+            "annotator",
+            "seconds",
+            "created_at",
+            "len_a",
+            "len_b",
+            "is_gold",
+            "gold_score",
+            "rationale",
+            "excluded",
+        ]
+        return _tidy(frame[order + (["messages", "response_a", "response_b"] if with_text else [])])
 
     def _judgment_filters(
         self, study: str | int | None, include_excluded: bool, include_gold: bool
