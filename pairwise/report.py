@@ -335,7 +335,7 @@ def outcome_chart(rates: pd.DataFrame) -> alt.LayerChart:
         .mark_bar()
         .encode(
             x=alt.X("sum(rate):Q", title="share of judgments", scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("pair:N", title=None),
+            y=alt.Y("pair:N", title=None, axis=alt.Axis(labelLimit=0)),
             color=alt.Color(
                 "outcome:N",
                 scale=alt.Scale(domain=list(OUTCOME_COLOURS), range=list(OUTCOME_COLOURS.values())),
@@ -365,7 +365,9 @@ def ratings_chart(ratings: analysis.Ratings) -> alt.LayerChart:
     """Elo-scaled Bradley-Terry ratings with their bootstrap intervals, best at the top."""
     table = ratings.table
     order = list(table.sort_values("rating", ascending=False)["model"])
-    base = alt.Chart(table).encode(y=alt.Y("model:N", sort=order, title=None))
+    base = alt.Chart(table).encode(
+        y=alt.Y("model:N", sort=order, title=None, axis=alt.Axis(labelLimit=0))
+    )
     points = base.mark_point(filled=True, size=70, color="#1c7ed6").encode(
         x=alt.X("rating:Q", scale=alt.Scale(zero=False), title="rating (Elo scale)"),
         tooltip=["model", alt.Tooltip("rating:Q", format=".0f"), "rank"],
