@@ -1,0 +1,190 @@
+"""Driving the real app: start it on a database, and wait for its pages to settle.
+
+``serve(db)`` runs ``streamlit run annotate_app.py`` on a free port with ``PAIRWISE_DB=db`` and
+yields the base URL once ``/_stcore/health`` answers. The waiting helpers wait for the page to
+reach a new state (a new comparison on screen, no element left over from an earlier run) rather
+than sleeping. Screenshots go to ``test-artifacts/`` at the repository root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "annotate_app.py"
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVER_START_SECONDS = 60
+VIEWPORT = {"width": 1400, "height": 1000}
+#: The demo study's models: none of them may ever reach an annotator's browser.
+DEMO_MODELS = ("atlas-7b-chat", "borealis-13b-instruct", "cirrus-70b-chat")
+SIGN_IN = "Please sign in with the personal link that the study admin sent you."
+
+# The page has settled when no element is left over from an earlier run (Streamlit marks those
+# data-stale while a run is under way) and the running indicator is gone.
+_SETTLED = (
+    "!document.querySelector('[data-stale=\"true\"]')"
+    " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    " && !!document.querySelector('[data-testid=\"stMain\"]')"
+)
+# Tables and charts load their code lazily, showing a skeleton meanwhile, then draw on a canvas.
+_DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') && [...document.querySelectorAll(
+  '[data-testid="stDataFrame"], [data-testid="stVegaLiteChart"]'
+)].every((el) => el.querySelector('canvas, svg'))"""
+# The annotate page keys an item's widgets by a random nonce; the Skip button's container
+# carries it as the class ``st-key-skip-<nonce>``.
+_NONCE = """() => {
+  const found = [...document.querySelectorAll('[class*="st-key-skip-"]')];
+  if (found.length !== 1) return null;
+  const name = [...found[0].classList].find((c) => c.startsWith('st-key-skip-'));
+  return name.slice('st-key-skip-'.length);
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(db: Path) -> Iterator[str]:
+    """Run the app on ``db`` and yield its base URL; the server's log is shown if it fails."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        # a source file saved meanwhile must not offer a rerun in the middle of a test
+        "--server.fileWatcherType",
+        "none",
+    ]
+    env = {**os.environ, "PAIRWISE_DB": str(db)}
+    log_path = db.with_name(db.name + ".server.log")
+    # run in the database's folder: no secrets.toml of the working copy turns on OIDC sign-in
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=db.parent, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, server, log_path)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.1)
+    log = log_path.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"the app did not start (exit code {server.poll()}):\n{log}")
+
+
+# -- waiting for the app ----------------------------------------------------------------------
+
+
+def settle(page: Any) -> None:
+    """Wait until the script run that the last action started has finished drawing."""
+    page.wait_for_function(f"() => {_SETTLED}")
+
+
+def item_nonce(page: Any) -> str | None:
+    """The nonce of the comparison on screen (``None``: no comparison shown)."""
+    return page.evaluate(_NONCE)
+
+
+def next_item(page: Any, previous: str | None) -> str:
+    """Wait for a comparison other than ``previous`` to be on screen, settled; its nonce."""
+    page.wait_for_function(
+        f"(previous) => {{ const now = ({_NONCE})(); return now !== null && now !== previous"
+        f" && {_SETTLED}; }}",
+        arg=previous,
+    )
+    return item_nonce(page)
+
+
+def progress(page: Any) -> tuple[int, int]:
+    """``(done, total)`` from the "You: N of M rated" progress text."""
+    text = page.get_by_text(re.compile(r"^You: [\d,]+ of [\d,]+ rated$")).inner_text()
+    done, total = re.findall(r"[\d,]+", text)
+    return int(done.replace(",", "")), int(total.replace(",", ""))
+
+
+def main_text(page: Any) -> str:
+    return page.get_by_test_id("stMain").inner_text()
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 20.0) -> object:
+    """Poll ``condition`` until it returns something true; fail naming ``what`` at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def eventually(page: Any, check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Check again until ``check()`` holds, letting the page work in between."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        page.wait_for_timeout(100)
+
+
+def screenshot(page: Any, name: str, height: int = 2400) -> Path:
+    """A tall screenshot into ``test-artifacts/``, once every table and chart is drawn (the app
+    scrolls inside its own container, so a full-page shot would only hold the viewport)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+    settle(page)
+    page.wait_for_function(_DRAWN)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(VIEWPORT)
+    return path
