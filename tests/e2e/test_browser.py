@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from test_app_annotate import ShownOrder
 
 from pairwise import auth
 from pairwise.store import Store
@@ -68,17 +69,6 @@ NOTE = "Rationale or note (optional)"
 def for_model_a(value_for_left: int, shown_order: str) -> int:
     """A preference for the left response, as a score for model A."""
     return value_for_left if shown_order == "AB" else -value_for_left
-
-
-class Sides(random.Random):
-    """A random source that always draws the given side order, to lease an item that way."""
-
-    def __init__(self, order: str) -> None:
-        super().__init__(0)
-        self.order = order
-
-    def choice(self, seq):  # noqa: ANN001 - the signature of random.Random.choice
-        return self.order if self.order in seq else super().choice(seq)
 
 
 @dataclass(frozen=True)
@@ -204,7 +194,7 @@ def passes_of(store: Store, annotator: str) -> list[tuple]:
 def lease_first_item(store: Store, annotator: str, order: str) -> None:
     """Lease the annotator's first item in ``order``; the page hands a live lease back first."""
     study = store.get_study("demo")
-    store.next_comparison(study, store.get_annotator(annotator).id, rng=Sides(order))
+    store.next_comparison(study, store.get_annotator(annotator).id, rng=ShownOrder(order))
 
 
 def button(page, label: str):
