@@ -246,19 +246,39 @@ VALID = {
     b' "model_b": "m1", "score": -1, "scale": 3, "annotator": "k", "study": "fz"}]\n',
 }
 SUFFIX = {"prompts": ".jsonl", "responses": ".csv", "judgments": ".json"}
+# Each kind in its other formats too, so that every reader meets mutated input.
+VALID_FILES = {(kind, SUFFIX[kind]): content for kind, content in VALID.items()} | {
+    ("prompts", ".csv"): b'id,category,prompt,tags\nv1,c,"Hi, ""you""",t;u\nv2,,"two\nlines",\n',
+    ("responses", ".jsonl"): b'{"prompt_id": "p1", "model": "m3", "response": "one"}\n\n'
+    b'{"prompt_id": "p2", "model": "m3", "response": "two"}\n',
+    ("judgments", ".csv"): b"prompt_id,model_a,model_b,score,scale,annotator,study\n"
+    b"p1,m2,m1,-1,3,k,fz\np2,m1,m2,1,3,k,fz\n",
+    ("judgments", ".jsonl"): b'{"question_id": 7, "model_a": "m1", "model_b": "m2",'
+    b' "winner": "model_a", "judge": ["j", "x"]}\n{"prompt_id": "p2", "model_a": "m1",'
+    b' "model_b": "m2", "outcome": "win", "annotator": "k"}\n',
+}
+
+
+@pytest.mark.parametrize(("kind", "suffix"), sorted(VALID_FILES))
+def test_the_files_to_mutate_import(template, kind, suffix):
+    path = template.with_name(f"valid{suffix}")
+    path.write_bytes(VALID_FILES[kind, suffix])
+    with fresh_store(template) as store:
+        assert sum(IMPORTERS[kind](store, path).inserted.values()) > 0
 
 
 @FUZZ
 @given(
-    kind=st.sampled_from(sorted(IMPORTERS)),
+    source=st.sampled_from(sorted(VALID_FILES)),
     edits=st.lists(
         st.tuples(st.sampled_from(["delete", "insert", "replace"]), st.integers(0, 10**6),
                   st.binary(min_size=1, max_size=4)),
         max_size=4,
     ),
 )  # fmt: skip
-def test_mutated_valid_files(template, kind, edits):
-    content = bytearray(VALID[kind])
+def test_mutated_valid_files(template, source, edits):
+    kind, suffix = source
+    content = bytearray(VALID_FILES[source])
     for action, at, chunk in edits:
         at %= len(content) + 1
         if action == "delete":
@@ -267,7 +287,7 @@ def test_mutated_valid_files(template, kind, edits):
             content[at:at] = chunk
         else:
             content[at : at + len(chunk)] = chunk
-    path = template.with_name(f"mutated{SUFFIX[kind]}")
+    path = template.with_name(f"mutated{suffix}")
     path.write_bytes(bytes(content))
     with fresh_store(template) as store:
         check_import(store, kind, path)
