@@ -164,6 +164,7 @@ def show_identity(identity: Identity) -> None:
 
 def _sign_out() -> None:
     st.session_state.pop(_TOKEN_HASH, None)
+    st.query_params.pop("token", None)  # else the link still in the address bar signs in again
 
 
 def require_user() -> Context:

@@ -15,7 +15,8 @@ What is checked, and against what:
 - blinding: no model name in the page's HTML or in any websocket frame the browser received,
   while the frames do carry the texts shown (so the search can find what is there);
 - access: an annotator's link reaches no admin page; no link, a wrong one and a revoked one see
-  the sign-in message only; a link revoked mid-session stores nothing more;
+  the sign-in message only; a link revoked mid-session stores nothing more; a reload keeps the
+  annotator on their item, and signing out holds across a reload;
 - first start: the app seeds the demo study into an empty database and runs in local demo mode.
 """
 
@@ -50,7 +51,7 @@ from .driver import (
 pytestmark = pytest.mark.browser
 
 ADMIN = "ada"
-PEOPLE = ("mouse", "keys", "blind", "gate", "late", "gone")
+PEOPLE = ("mouse", "keys", "blind", "gate", "late", "gone", "back")
 SCRIPTED = ("scripted-1", "scripted-2", "scripted-3")
 ADMIN_TITLES = ("Studies", "Progress", "People", "Report", "Export")
 #: The 7-point buttons, left to right, with the value each means for Response 1 (the left side).
@@ -417,6 +418,24 @@ def test_a_link_revoked_mid_session_stores_nothing_more(app: DemoApp, tab, store
     assert judgments_of(store, "late") == [] and passes_of(store, "late") == []
     assert on_screen(store, "late").comparison_id == held.comparison_id  # nothing moved on
     assert page.get_by_text(SIGN_IN).is_visible()
+
+
+def test_a_reload_keeps_the_item_and_signing_out_sticks(app: DemoApp, tab, store: Store) -> None:
+    page = tab.page
+    page.goto(app.link("back"))
+    next_item(page, None)
+    held = on_screen(store, "back")
+    page.reload()  # the link stays in the address bar, so a reload is still signed in
+    next_item(page, None)
+    assert on_screen(store, "back") == held
+    check_sides(page, held)
+    button(page, "Sign out").click()
+    page.get_by_text(SIGN_IN).wait_for()
+    assert "token=" not in page.url
+    page.reload()
+    page.get_by_text(SIGN_IN).wait_for()
+    settle(page)
+    assert page.get_by_role("button").filter(has_text="Response").count() == 0
 
 
 # -- the admin's view ----------------------------------------------------------------------------
