@@ -27,6 +27,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -167,7 +168,7 @@ def check_sides(page, item: Shown) -> None:
         return bool(body.removeprefix(label).strip()) and renders(body.removeprefix(label), text)
 
     for label, text in (("Response 1", item.left), ("Response 2", item.right)):
-        eventually(page, lambda: shown(label, text), f"{label} to show the stored text")  # noqa: B023
+        eventually(page, partial(shown, label, text), f"{label} to show the stored text")
 
 
 def judgments_of(store: Store, annotator: str) -> list[tuple]:
