@@ -13,6 +13,7 @@ prompt has one judgment, and stays valid when it has several.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -49,18 +50,9 @@ def prompt_outcome_counts(frame: pd.DataFrame) -> pd.DataFrame:
     Pairs are in canonical orientation (see ``frame.canonical_pairs``); rows are sorted by model A,
     model B and prompt. Category and turns are kept when the frame has them.
     """
-    require_values(frame, PAIR_AND_PROMPT, needed_by="prompt_outcome_counts")
-    require_outcomes(frame, needed_by="prompt_outcome_counts")
-    oriented = canonical_pairs(frame)
-    signs = outcome_signs(oriented)
+    oriented = _oriented(frame, needed_by="prompt_outcome_counts")
     carried = [column for column in PROMPT_COLUMNS if column in frame.columns]
-    table = oriented[PAIR_AND_PROMPT + carried].assign(
-        wins=signs == 1, ties=signs == 0, losses=signs == -1
-    )
-    aggregations = {column: "sum" for column in COUNTS} | {column: "first" for column in carried}
-    counts = table.groupby(PAIR_AND_PROMPT, sort=True, observed=True).agg(aggregations)
-    counts[COUNTS] = counts[COUNTS].astype(np.int64)
-    return counts.reset_index()
+    return _outcome_counts(oriented, [], carried)
 
 
 def pair_rates(
@@ -82,8 +74,35 @@ def pair_rates(
     The ``method``, ``rounds`` and ``seed`` columns record how each row's intervals were made.
     """
     check_settings(method, rounds, seed, confidence)
-    counts = prompt_outcome_counts(frame)
-    return _rates_from_prompt_counts(counts, method, rounds, seed, confidence)
+    counts = _outcome_counts(_oriented(frame, needed_by="pair_rates"), [], [])
+    return _rates_from_prompt_counts(counts, [], method, rounds, seed, confidence)
+
+
+def grouped_pair_rates(
+    frame: pd.DataFrame,
+    by: Sequence[str],
+    *,
+    method: Method = "auto",
+    rounds: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """``pair_rates`` within each group of the ``by`` columns, the group's values in front.
+
+    Pairs are oriented once over the whole frame, so a pair reads the same way in every group,
+    and each row is what ``pair_rates`` gives on its group's judgments (same generator per pair,
+    so the same intervals). The work is one table of prompt counts keyed by group and one
+    bootstrap over every (group, pair), not a report per group. Rows are sorted by group and pair.
+    """
+    by = list(by)
+    check_settings(method, rounds, seed, confidence)
+    require_values(frame, by, needed_by="grouped_pair_rates")
+    counts = _outcome_counts(_oriented(frame, needed_by="grouped_pair_rates"), by, [])
+    rates = _rates_from_prompt_counts(counts, by, method, rounds, seed, confidence)
+    for column in by:  # group values read as in the frame, not as categories
+        if isinstance(rates[column].dtype, pd.CategoricalDtype):
+            rates[column] = rates[column].astype(rates[column].cat.categories.dtype)
+    return rates
 
 
 def majority_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -134,14 +153,34 @@ def orient_rates(rates: pd.DataFrame, model: str) -> pd.DataFrame:
     return out
 
 
+def _oriented(frame: pd.DataFrame, *, needed_by: str) -> pd.DataFrame:
+    require_values(frame, PAIR_AND_PROMPT, needed_by=needed_by)
+    require_outcomes(frame, needed_by=needed_by)
+    return canonical_pairs(frame)
+
+
+def _outcome_counts(oriented: pd.DataFrame, by: list[str], carried: list[str]) -> pd.DataFrame:
+    """Wins, ties and losses per group of ``by``, pair and prompt; ``carried`` columns keep the
+    first value of each."""
+    signs = outcome_signs(oriented)
+    keys = by + PAIR_AND_PROMPT
+    table = oriented[keys + carried].assign(wins=signs == 1, ties=signs == 0, losses=signs == -1)
+    aggregations = {column: "sum" for column in COUNTS} | {column: "first" for column in carried}
+    counts = table.groupby(keys, sort=True, observed=True).agg(aggregations)
+    counts[COUNTS] = counts[COUNTS].astype(np.int64)
+    return counts.reset_index()
+
+
 def _rates_from_prompt_counts(
-    counts: pd.DataFrame, method: Method, rounds: int, seed: int, confidence: float
+    counts: pd.DataFrame, by: list[str], method: Method, rounds: int, seed: int, confidence: float
 ) -> pd.DataFrame:
-    leaning = counts[PAIR + COUNTS].assign(
+    """Rates per group of ``by`` and pair from prompt counts sorted by group, pair and prompt."""
+    keys = by + PAIR
+    leaning = counts[keys + COUNTS].assign(
         prompts_for_a=counts["wins"] > counts["losses"],
         prompts_for_b=counts["wins"] < counts["losses"],
     )
-    pairs = leaning.groupby(PAIR, sort=True, observed=True)
+    pairs = leaning.groupby(keys, sort=True, observed=True)
     sums = pairs.sum()
     totals = sums[COUNTS].to_numpy(dtype=np.int64)
     n = totals.sum(axis=1)
@@ -152,7 +191,7 @@ def _rates_from_prompt_counts(
     boot_low, boot_high = cluster_bootstrap_intervals(
         counts[COUNTS].to_numpy(),
         n_prompts,
-        sums.index,
+        sums.index.droplevel(by) if by else sums.index,
         bootstrapped,
         _rates_of_totals,
         rounds=rounds,

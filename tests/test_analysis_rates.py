@@ -466,6 +466,25 @@ def test_category_breakdown_equals_the_report_on_each_category():
     assert table["n"].sum() == len(frame)
 
 
+def test_one_pass_breakdown_equals_pair_rates_on_each_group():
+    """Bootstrapped groups, two grouping columns, categorical columns, a pair judged both ways:
+    every row is what pair_rates gives on its group once pairs are oriented over the frame."""
+    frame = simulate_judgments(n_models=4, n_prompts=60, n_comparisons=900, seed=12)
+    turned = frame.index < 40
+    frame.loc[turned, ["model_a", "model_b"]] = frame.loc[turned, ["model_b", "model_a"]].to_numpy()
+    frame.loc[turned, "score"] = -frame.loc[turned, "score"]
+    frame = frame.drop(columns="outcome").astype({"category": "category", "prompt_id": "category"})
+    by = ["category", "turns"]
+    table = breakdown(frame, by, rounds=200, seed=3)
+    pieces = []
+    for key, group in canonical_pairs(frame).groupby(by, sort=True, observed=True):
+        alone = pair_rates(group, rounds=200, seed=3)
+        pieces.append(alone.assign(category=key[0], turns=key[1])[by + list(alone.columns)])
+    expected = pd.concat(pieces, ignore_index=True).astype({"category": "str"})
+    assert set(table["method"]) == {"cluster_bootstrap"}
+    pd.testing.assert_frame_equal(table, expected)
+
+
 def test_turn_breakdown_splits_single_from_multi_turn():
     frame = simulate_judgments(n_comparisons=200, seed=8)
     table = rates_by_turns(frame, rounds=100)
