@@ -218,11 +218,14 @@ def _favoured_judgments(
     require_outcomes(frame, needed_by=needed_by)
     score = outcome_signs(frame) * toward_a
     keep = (toward_a != 0) & ((score != 0) | keep_ties)
+    kept = int(keep.sum())
+    # Both sides as codes of one categorical, so that orienting the pair reads no strings.
+    side = pd.CategoricalDtype(["favoured", "other"])
     return pd.DataFrame(
         {
-            "prompt_id": frame["prompt_id"].to_numpy()[keep],
-            "model_a": "favoured",
-            "model_b": "other",
+            "prompt_id": frame["prompt_id"].array[keep],
+            "model_a": pd.Categorical.from_codes(np.zeros(kept, dtype=np.int8), dtype=side),
+            "model_b": pd.Categorical.from_codes(np.ones(kept, dtype=np.int8), dtype=side),
             "score": score[keep],
         }
     )

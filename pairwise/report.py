@@ -182,10 +182,21 @@ def _decategorize(result: Any) -> Any:
 
 
 def _compact(frame: pd.DataFrame) -> pd.DataFrame:
-    """Repeated strings as categoricals: every section groups by them, and codes group fast."""
+    """Repeated strings as categoricals: every section groups by them, and codes group fast.
+
+    Model A and model B share one set of categories, so that the two columns stacked (to orient
+    pairs, or to list the models) stay codes rather than a million strings.
+    """
     columns = ("study", "prompt_id", "category", "model_a", "model_b", "annotator", "shown_order")
-    present = [c for c in columns if c in frame.columns and frame[c].dtype != "category"]
-    return frame.astype({c: "category" for c in present}) if present else frame
+    types: dict[str, Any] = {
+        c: "category" for c in columns if c in frame.columns and frame[c].dtype != "category"
+    }
+    models = ("model_a", "model_b")
+    if set(models) <= set(frame.columns):
+        names = pd.concat([frame[c].drop_duplicates() for c in models]).dropna().unique()
+        shared = pd.CategoricalDtype(pd.Categorical(names).categories)
+        types |= {c: shared for c in models if frame[c].dtype != shared}
+    return frame.astype(types) if types else frame
 
 
 def _distinct(frame: pd.DataFrame, column: str) -> int | None:
