@@ -10,6 +10,7 @@ crash leaves either the whole write or none of it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import random
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlite_utils
 
 from .scales import SHOWN_ORDERS, Scale
@@ -1268,67 +1270,93 @@ class Store:
         Excluded annotators are left out unless asked for. ``with_text=True`` adds the prompt
         ``messages`` (JSON) and the two responses' text, for exports.
         """
-        where, params = self._judgment_filters(study, include_excluded, include_gold)
-        # Read what varies per judgment, then look up what a comparison or annotator shares:
-        # a million judgments touch a few hundred thousand comparisons, and joining their names
-        # and texts in SQL would build every string a million times over.
-        frame = self._read_in_slices(
-            "SELECT j.id AS judgment_id, j.comparison_id, j.annotator_id, j.score,"
-            " j.shown_order, j.seconds, j.created_at, j.rationale"
-            " FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
-            " JOIN annotators a ON a.id = j.annotator_id" + where + " ORDER BY j.id",
-            params,
+        # Read what varies per judgment, then the keys a comparison shares, then the names,
+        # lengths and texts behind those keys from the small tables: a million judgments touch a
+        # few hundred thousand comparisons and a few thousand prompts, and reading integers and
+        # looking the strings up builds each string once rather than once per judgment. The
+        # judgments are read without joins (a join costs a look-up per row) and filtered here.
+        chosen = None if study is None else self.get_study(study).id
+        span, span_params = "", []
+        if chosen is not None:  # a study's comparisons are mostly one run of ids
+            span = " WHERE comparison_id BETWEEN ? AND ?"
+            span_params = list(
+                self.conn.execute(
+                    "SELECT min(id), max(id) FROM comparisons WHERE study_id = ?", [chosen]
+                ).fetchone()
+            )
+        judged = self._read_columns(
+            "SELECT id, comparison_id, annotator_id, score, shown_order = 'BA', seconds,"
+            " created_at, rationale FROM judgments" + span + " ORDER BY id",
+            span_params,
+            kinds="iiiiiftt",
         )
-        text = ", p.messages, ra.content AS response_a, rb.content AS response_b"
-        comparisons = pd.read_sql_query(
-            "SELECT c.id AS comparison_id, s.name AS study, c.prompt_id, p.category, p.turns,"
-            " ra.model AS model_a, rb.model AS model_b, s.scale, ra.chars AS len_a,"
-            " rb.chars AS len_b, c.is_gold, c.gold_score"
-            + (text if with_text else "")
-            + " FROM comparisons c JOIN studies s ON s.id = c.study_id"
-            " JOIN prompts p ON p.id = c.prompt_id JOIN responses ra ON ra.id = c.response_a"
-            " JOIN responses rb ON rb.id = c.response_b"
+        keys = self._read_columns(
+            "SELECT c.id, c.study_id, c.prompt_id, c.response_a, c.response_b, c.is_gold,"
+            " c.gold_score FROM comparisons c"
             " WHERE c.id IN (SELECT DISTINCT comparison_id FROM judgments)"
-            + ("" if study is None else " AND c.study_id = ?"),
-            self.conn,
-            params=[] if study is None else [self.get_study(study).id],
-        ).set_index("comparison_id")
-        people = pd.read_sql_query(
-            "SELECT id, name AS annotator, excluded FROM annotators", self.conn
-        ).set_index("id")
-        shared = comparisons.iloc[comparisons.index.get_indexer(frame["comparison_id"])]
-        who = people.iloc[people.index.get_indexer(frame["annotator_id"])]
-        frame = pd.concat(
-            [
-                frame.drop(columns="annotator_id"),
-                shared.reset_index(drop=True),
-                who.reset_index(drop=True),
-            ],
-            axis=1,
+            + ("" if chosen is None else " AND c.study_id = ?")
+            + ("" if include_gold else " AND c.is_gold = 0"),
+            [] if chosen is None else [chosen],
+            kinds="iitiiif",
         )
-        order = [
-            "judgment_id",
-            "study",
-            "comparison_id",
-            "prompt_id",
-            "category",
-            "turns",
-            "model_a",
-            "model_b",
-            "scale",
-            "score",
-            "shown_order",
-            "annotator",
-            "seconds",
-            "created_at",
-            "len_a",
-            "len_b",
-            "is_gold",
-            "gold_score",
-            "rationale",
-            "excluded",
-        ]
-        return _tidy(frame[order + (["messages", "response_a", "response_b"] if with_text else [])])
+        people = pd.read_sql_query("SELECT id, name, excluded FROM annotators", self.conn)
+        at = pd.Index(keys[0]).get_indexer(judged[1])  # each judgment's comparison
+        of_annotator = pd.Index(people["id"]).get_indexer(judged[2])
+        kept = (at >= 0) & (of_annotator >= 0)
+        if not include_excluded:
+            kept &= people["excluded"].to_numpy()[of_annotator] == 0
+        if not kept.all():
+            judged = [column[kept] for column in judged]
+            at, of_annotator = at[kept], of_annotator[kept]
+        judgment, comparison, _, score, shown_ba, seconds, created_at, rationale = judged
+        study_id, prompt_id, response_a, response_b, is_gold, gold_score = (
+            column[at] for column in keys[1:]
+        )
+        prompt_codes, prompt_ids = pd.factorize(prompt_id)
+        prompts = self._rows_by_id(
+            "prompts", "id, category, turns" + (", messages" if with_text else ""), prompt_ids
+        )
+        responses = self._rows_by_id(
+            "responses",
+            "id, model, chars" + (", content" if with_text else ""),
+            pd.unique(np.concatenate([keys[3], keys[4]])),
+        )
+        studies = pd.read_sql_query("SELECT id, name, scale FROM studies", self.conn)
+        of_prompt = pd.Index(prompts["id"]).get_indexer(prompt_ids)[prompt_codes]
+        of_a, of_b = (pd.Index(responses["id"]).get_indexer(r) for r in (response_a, response_b))
+        of_study = pd.Index(studies["id"]).get_indexer(study_id)
+        frame = pd.DataFrame(
+            {
+                "judgment_id": judgment,
+                "study": _take(studies["name"], of_study),
+                "comparison_id": comparison,
+                "prompt_id": prompt_ids.take(prompt_codes),
+                "category": _take(prompts["category"], of_prompt),
+                "turns": _take(prompts["turns"], of_prompt),
+                "model_a": _take(responses["model"], of_a),
+                "model_b": _take(responses["model"], of_b),
+                "scale": _take(studies["scale"], of_study),
+                "score": score,
+                "shown_order": _take(pd.Series(["AB", "BA"]), shown_ba),
+                "annotator": _take(people["name"], of_annotator),
+                "seconds": seconds,
+                "created_at": created_at,
+                "len_a": _take(responses["chars"], of_a),
+                "len_b": _take(responses["chars"], of_b),
+                "is_gold": is_gold,
+                "gold_score": gold_score,
+                "rationale": rationale,
+                "excluded": _take(people["excluded"], of_annotator),
+            }
+        )
+        if with_text:
+            frame["messages"] = _take(prompts["messages"], of_prompt)
+            frame["response_a"] = _take(responses["content"], of_a)
+            frame["response_b"] = _take(responses["content"], of_b)
+        if frame.empty:  # text columns of no rows stay object, as an empty query gives them
+            text = frame.select_dtypes(include="str").columns
+            frame = frame.astype(dict.fromkeys(text, object))
+        return _tidy(frame)
 
     def _judgment_filters(
         self, study: str | int | None, include_excluded: bool, include_gold: bool
@@ -1432,11 +1460,72 @@ class Store:
         )
         return frame.astype({"judgment_id": "int64", "comparison_id": "int64", "score": "int64"})
 
+    def _read_columns(self, sql: str, params: Sequence[Any], kinds: str) -> list[Any]:
+        """A query's columns, read 100,000 rows at a time and kept as arrays rather than rows.
+
+        ``kinds`` has a letter per column: ``i`` integer, ``f`` number or NULL (NaN), ``t`` text.
+        Text comes back as a pandas string array. Only one slice at a time is held as tuples.
+        """
+        cursor = self.conn.execute(sql, params)
+        slices = []
+        with _collector_paused():
+            while rows := cursor.fetchmany(100_000):
+                columns = zip(*rows, strict=True)
+                slices.append([_column(v, kind) for v, kind in zip(columns, kinds, strict=True)])
+        parts = zip(*slices, strict=True) if slices else ([_column((), kind)] for kind in kinds)
+        return [_concat(part, kind) for part, kind in zip(parts, kinds, strict=True)]
+
+    def _rows_by_id(self, table: str, columns: str, ids: Sequence[Any]) -> pd.DataFrame:
+        """Rows of ``table`` whose ``id`` is in ``ids``, asked for 500 ids at a time."""
+        ids = [value.item() if isinstance(value, np.generic) else value for value in ids]
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows += self.conn.execute(
+                f"SELECT {columns} FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            ).fetchall()
+        return pd.DataFrame.from_records(rows, columns=[c.strip() for c in columns.split(",")])
+
     def _read_in_slices(self, sql: str, params: Sequence[Any]) -> pd.DataFrame:
         """A query's rows as a frame, read 100,000 at a time: a million-row read never holds every
         row as Python tuples at once."""
         slices = pd.read_sql_query(sql, self.conn, params=params, chunksize=100_000)
         return pd.concat(slices, ignore_index=True)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a large read builds millions of short-lived tuples.
+
+    The tuples hold no cycles, yet every few hundred of them start a collection, and the larger
+    ones walk them all again: a quarter of the time of a million-row read. It is switched back on
+    if it was on before.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _column(values: Sequence[Any], kind: str) -> Any:
+    """One slice of a query's column as an array of its kind (see ``Store._read_columns``)."""
+    if kind == "t":
+        return pa.array(values, type=pa.string())
+    return np.array(values, dtype=np.int64 if kind == "i" else float)
+
+
+def _concat(parts: Sequence[Any], kind: str) -> Any:
+    if kind == "t":
+        return pd.array(pa.chunked_array(parts, type=pa.string()), dtype="str")
+    return np.concatenate(parts)
+
+
+def _take(values: pd.Series, positions: np.ndarray) -> Any:
+    """``values`` at ``positions``: a lookup of a small table's column for every judgment."""
+    return values.array.take(positions)
 
 
 def _look_up(keys: pd.Series, values: pd.Series, wanted: pd.Series) -> pd.Series:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 
+import pandas as pd
 import pytest
 
 from pairwise.scales import Scale, orient, outcome, unorient
-from pairwise.store import DuplicateConflict, Prompt, Store, StoreError
+from pairwise.store import DuplicateConflict, ImportedJudgment, Prompt, Store, StoreError
 
 
 def _prompt(pid: str, text: str = "hi", category: str = "chat") -> Prompt:
@@ -162,6 +164,78 @@ def test_frame_columns_and_types_follow_the_contract(small):
     small.set_excluded("ann")
     assert small.judgments_frame().empty
     assert len(small.judgments_frame(include_excluded=True)) == 1
+
+
+def _joined_reference(store: Store, where: str, params: list, with_text: bool) -> pd.DataFrame:
+    """The judgments frame as one plain SQL join, the way the contract describes each column."""
+    text = ", p.messages, ra.content AS response_a, rb.content AS response_b" if with_text else ""
+    frame = pd.read_sql_query(
+        "SELECT j.id AS judgment_id, s.name AS study, j.comparison_id, c.prompt_id, p.category,"
+        " p.turns, ra.model AS model_a, rb.model AS model_b, s.scale, j.score, j.shown_order,"
+        " a.name AS annotator, j.seconds, j.created_at, ra.chars AS len_a, rb.chars AS len_b,"
+        " c.is_gold, c.gold_score, j.rationale" + text + " FROM judgments j"
+        " JOIN comparisons c ON c.id = j.comparison_id JOIN studies s ON s.id = c.study_id"
+        " JOIN prompts p ON p.id = c.prompt_id JOIN responses ra ON ra.id = c.response_a"
+        " JOIN responses rb ON rb.id = c.response_b JOIN annotators a ON a.id = j.annotator_id"
+        f" WHERE {where} ORDER BY j.id",
+        store.conn,
+        params=params,
+    )
+    frame = frame.astype({"is_gold": bool, "seconds": float, "gold_score": float})
+    frame["outcome"] = [outcome(score) for score in frame["score"]]
+    frame["margin"] = frame["score"].abs()
+    return frame
+
+
+def test_frame_equals_a_plain_join_of_the_tables(tmp_path):
+    """Two studies whose comparison ids interleave, gold items, an excluded annotator, missing
+    seconds and rationales: every filter gives the rows and values of a plain SQL join."""
+    store = Store(tmp_path / "j.db")
+    store.add_prompts([_prompt(f"p{i}", f"q{i} ü", ["chat", "code"][i % 2]) for i in range(6)])
+    models = ("m1", "m2", "m3")
+    store.add_responses(
+        (f"p{i}", m, m * (i + 3 * k + 1)) for i in range(6) for k, m in enumerate(models)
+    )
+    first = store.create_study("first", pairs=[("m1", "m2")], overlap=2, seed=1)
+    second = store.create_study("second", pairs=[("m3", "m2")], overlap=2, scale=5, seed=2)
+    people = [store.add_annotator(name) for name in ("ann", "bob", "cy")]
+    for study, scale in ((first, 3), (second, 2)):
+        for n, person in enumerate(people):
+            while (got := store.next_comparison(study, person.id)) is not None:
+                store.record_judgment(
+                    got.comparison_id,
+                    person.id,
+                    score=(got.comparison_id + n) % (2 * scale + 1) - scale,
+                    shown_order=got.shown_order,
+                    rationale=["", "why", "a\nb"][got.comparison_id % 3],
+                    seconds=None if n == 1 else 2.5 * n,
+                )
+    later = store.add_comparisons(first.id, [("p0", "m3", "m1"), ("p4", "m3", "m1")], seed=3)
+    store.add_judgments(
+        ImportedJudgment(comparison_id, people[0].id, score=-1, created_at="2024-05-01T00:00:00Z")
+        for comparison_id, _ in later
+    )
+    assert min(i for i, _ in later) > store.comparisons_frame("second")["comparison_id"].max()
+    store.set_gold(int(store.comparisons_frame("first")["comparison_id"].iloc[0]), 2)
+    store.set_excluded("bob")
+    for study, excluded, gold, text in itertools.product(
+        [None, "first", second.id], [False, True], [True, False], [False, True]
+    ):
+        where, params = ["1"], []
+        if study is not None:
+            where.append("c.study_id = ?")
+            params.append(store.get_study(study).id)
+        if not excluded:
+            where.append("a.excluded = 0")
+        if not gold:
+            where.append("c.is_gold = 0")
+        expected = _joined_reference(store, " AND ".join(where), params, text)
+        frame = store.judgments_frame(
+            study, include_excluded=excluded, include_gold=gold, with_text=text
+        )
+        assert len(frame) > 0
+        pd.testing.assert_frame_equal(frame[expected.columns], expected, check_dtype=False)
+    store.close()
 
 
 def test_study_checks_its_inputs(small):
