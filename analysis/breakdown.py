@@ -73,5 +73,5 @@ def with_turn_kind(frame: pd.DataFrame) -> pd.DataFrame:
             f"{describe_row(frame, bad[0])}: turns is {cell(frame, 'turns', bad[0])!r}; "
             "it counts user turns, so it must be a whole number of at least 1"
         )
-    kind = np.where(turns == 1, TURN_KINDS[0], TURN_KINDS[1])
-    return frame.assign(turn_kind=pd.Categorical(kind, categories=TURN_KINDS))
+    kind = pd.Categorical.from_codes((turns != 1).astype(np.int8), categories=TURN_KINDS)
+    return frame.assign(turn_kind=kind)

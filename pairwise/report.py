@@ -67,6 +67,9 @@ def build_report(
     """
     if "is_gold" in frame.columns:
         frame = frame[~frame["is_gold"].astype(bool)]
+    if {"score", "outcome"} <= set(frame.columns):
+        analysis.outcome_signs(frame)  # raises unless they agree; then scores say it all
+        frame = frame.drop(columns="outcome")
     frame = _compact(frame)
     options = {"rounds": rounds, "seed": seed, "confidence": confidence}
     empty = pd.DataFrame()

@@ -176,6 +176,14 @@ def test_empty_frame_gives_an_empty_report():
     assert data["meta"]["counts"]["judgments"] == 0
 
 
+def test_an_outcome_that_disagrees_with_its_score_is_refused():
+    frame = _one_per_prompt(3, 1, 1).assign(judgment_id=range(1, 6))
+    frame["outcome"] = analysis.outcome_from_score(frame["score"])
+    frame.loc[4, "outcome"] = "win"  # a loss by its score
+    with pytest.raises(ValueError, match=r"judgment_id 5: outcome 'win' disagrees with score -1"):
+        build_report(frame, rounds=10)
+
+
 def test_unknown_format_is_refused(tmp_path):
     frame = _one_per_prompt(1, 1, 1)
     with pytest.raises(ValueError, match="format"):
