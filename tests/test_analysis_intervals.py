@@ -1,5 +1,6 @@
 """The cluster bootstrap's two ways of drawing a resample, checked against the exact bootstrap
-distribution enumerated by hand, against its exact moments, and against a textbook bootstrap."""
+distribution enumerated by hand and against its exact moments (``test_analysis_rates`` compares
+both with a textbook bootstrap)."""
 
 import itertools
 
@@ -8,10 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import intervals, mean_scores, pair_rates, prompt_outcome_counts, simulate_judgments
+from analysis import intervals, mean_scores, pair_rates, simulate_judgments
 from analysis.intervals import distinct_rows
-
-RATES = ["win_rate", "tie_rate", "loss_rate", "win_half_tie_rate"]
 
 
 def by_multinomial(distinct, frequency, rounds, rng):
@@ -104,36 +103,6 @@ def test_the_cheaper_way_is_chosen_and_rows_that_cannot_be_packed_use_the_multin
     totals = intervals._draw_totals(distinct, frequency, 4000, np.random.default_rng(1))
     assert totals[:, 1].tolist() == [40.0] * 4000
     assert totals[:, 0].mean() == pytest.approx(rows[:, 0].sum(), rel=0.01)
-
-
-def naive_rates_bootstrap(frame, rounds, seed):
-    """Textbook cluster bootstrap: draw prompts with replacement, pool their judgments."""
-    rng = np.random.default_rng(seed)
-    signs = np.sign(frame["score"].to_numpy())
-    groups = [signs[index] for index in frame.groupby("prompt_id").indices.values()]
-    samples = []
-    for _ in range(rounds):
-        pooled = np.concatenate([groups[i] for i in rng.integers(len(groups), size=len(groups))])
-        wins, ties = np.mean(pooled == 1), np.mean(pooled == 0)
-        samples.append([wins, ties, np.mean(pooled == -1), wins + ties / 2])
-    return np.quantile(np.array(samples), [0.025, 0.975], axis=0)
-
-
-@pytest.mark.parametrize("picking", [True, False])
-def test_pair_rates_by_either_way_match_a_textbook_bootstrap(monkeypatch, picking):
-    """Prompts with many judgments each, so that most prompts have a row of their own."""
-    frame = simulate_judgments(
-        n_models=2, n_prompts=120, n_comparisons=700, n_annotators=30, seed=4
-    )
-    counts = prompt_outcome_counts(frame)[["wins", "ties", "losses"]].to_numpy()
-    _, _, frequency = distinct_rows(counts, np.zeros(len(counts), dtype=np.int64))
-    assert len(frequency) > 0.6 * frequency.sum()  # the case picking is made for
-    monkeypatch.setattr(intervals, "_picking_is_cheaper", lambda frequency: picking)
-    ours = pair_rates(frame, rounds=4000, seed=5).iloc[0]
-    reference = naive_rates_bootstrap(frame, rounds=4000, seed=6)
-    for column, rate in enumerate(RATES):
-        assert ours[f"{rate}_ci_low"] == pytest.approx(reference[0, column], abs=0.012)
-        assert ours[f"{rate}_ci_high"] == pytest.approx(reference[1, column], abs=0.012)
 
 
 def test_numbers_depend_on_the_seed_and_the_pair_only(monkeypatch):

@@ -15,6 +15,7 @@ from statsmodels.stats.weightstats import DescrStatsW
 from analysis import (
     breakdown,
     canonical_pairs,
+    intervals,
     majority_outcomes,
     mean_scores,
     normalize_judgments,
@@ -23,6 +24,7 @@ from analysis import (
     outcome_from_score,
     outcome_mapping,
     pair_rates,
+    prompt_outcome_counts,
     rates_by_category,
     rates_by_turns,
     score_distribution,
@@ -289,6 +291,23 @@ def test_distinct_rows_per_group_match_numpy_unique(dtype):
 def test_bootstrap_matches_a_naive_cluster_bootstrap():
     frame = clustered(150, seed=2)
     frame = frame[~frame.index.isin([1, 2, 7, 30, 31])]  # uneven cluster sizes
+    ours = pair_rates(frame, rounds=4000, seed=5).iloc[0]
+    reference = naive_cluster_bootstrap(frame, rounds=4000, seed=6)
+    for column, rate in enumerate(RATES):
+        assert ours[f"{rate}_ci_low"] == pytest.approx(reference[0, column], abs=0.012)
+        assert ours[f"{rate}_ci_high"] == pytest.approx(reference[1, column], abs=0.012)
+
+
+@pytest.mark.parametrize("picking", [True, False])
+def test_pair_rates_by_either_way_match_a_textbook_bootstrap(monkeypatch, picking):
+    """Prompts with many judgments each, so that most prompts have a row of their own."""
+    frame = simulate_judgments(
+        n_models=2, n_prompts=120, n_comparisons=700, n_annotators=30, seed=4
+    )
+    counts = prompt_outcome_counts(frame)[["wins", "ties", "losses"]].to_numpy()
+    _, _, frequency = distinct_rows(counts, np.zeros(len(counts), dtype=np.int64))
+    assert len(frequency) > 0.6 * frequency.sum()  # the case picking is made for
+    monkeypatch.setattr(intervals, "_picking_is_cheaper", lambda frequency: picking)
     ours = pair_rates(frame, rounds=4000, seed=5).iloc[0]
     reference = naive_cluster_bootstrap(frame, rounds=4000, seed=6)
     for column, rate in enumerate(RATES):

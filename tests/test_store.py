@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -166,22 +167,22 @@ def test_frame_columns_and_types_follow_the_contract(small):
     assert len(small.judgments_frame(include_excluded=True)) == 1
 
 
-def _joined_reference(store: Store, where: str, params: list, with_text: bool) -> pd.DataFrame:
-    """The judgments frame as one plain SQL join, the way the contract describes each column."""
+def _joined_reference(store: Store, with_text: bool) -> pd.DataFrame:
+    """Every judgment as one plain SQL join, the way the contract describes each column, with
+    the study's id to filter on."""
     text = ", p.messages, ra.content AS response_a, rb.content AS response_b" if with_text else ""
     frame = pd.read_sql_query(
         "SELECT j.id AS judgment_id, s.name AS study, j.comparison_id, c.prompt_id, p.category,"
         " p.turns, ra.model AS model_a, rb.model AS model_b, s.scale, j.score, j.shown_order,"
         " a.name AS annotator, j.seconds, j.created_at, ra.chars AS len_a, rb.chars AS len_b,"
-        " c.is_gold, c.gold_score, j.rationale" + text + " FROM judgments j"
-        " JOIN comparisons c ON c.id = j.comparison_id JOIN studies s ON s.id = c.study_id"
-        " JOIN prompts p ON p.id = c.prompt_id JOIN responses ra ON ra.id = c.response_a"
-        " JOIN responses rb ON rb.id = c.response_b JOIN annotators a ON a.id = j.annotator_id"
-        f" WHERE {where} ORDER BY j.id",
+        " c.is_gold, c.gold_score, j.rationale, a.excluded" + text + ", s.id AS study_key"
+        " FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
+        " JOIN studies s ON s.id = c.study_id JOIN prompts p ON p.id = c.prompt_id"
+        " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
+        " JOIN annotators a ON a.id = j.annotator_id ORDER BY j.id",
         store.conn,
-        params=params,
     )
-    frame = frame.astype({"is_gold": bool, "seconds": float, "gold_score": float})
+    frame = frame.astype({"is_gold": bool, "excluded": bool, "seconds": float, "gold_score": float})
     frame["outcome"] = [outcome(score) for score in frame["score"]]
     frame["margin"] = frame["score"].abs()
     return frame
@@ -221,15 +222,15 @@ def test_frame_equals_a_plain_join_of_the_tables(tmp_path):
     for study, excluded, gold, text in itertools.product(
         [None, "first", second.id], [False, True], [True, False], [False, True]
     ):
-        where, params = ["1"], []
+        everything = _joined_reference(store, text)
+        wanted = np.ones(len(everything), dtype=bool)
         if study is not None:
-            where.append("c.study_id = ?")
-            params.append(store.get_study(study).id)
+            wanted &= everything["study_key"] == store.get_study(study).id
         if not excluded:
-            where.append("a.excluded = 0")
+            wanted &= ~everything["excluded"]
         if not gold:
-            where.append("c.is_gold = 0")
-        expected = _joined_reference(store, " AND ".join(where), params, text)
+            wanted &= ~everything["is_gold"]
+        expected = everything[wanted].drop(columns="study_key").reset_index(drop=True)
         frame = store.judgments_frame(
             study, include_excluded=excluded, include_gold=gold, with_text=text
         )
