@@ -199,6 +199,9 @@ def _compact(frame: pd.DataFrame) -> pd.DataFrame:
         names = pd.concat([frame[c].drop_duplicates() for c in models]).dropna().unique()
         shared = pd.CategoricalDtype(pd.Categorical(names).categories)
         types |= {c: shared for c in models if frame[c].dtype != shared}
+    if types.get("shown_order") == "category":  # both orders, so that a turned pair can swap them
+        seen = frame["shown_order"].dropna().unique()
+        types["shown_order"] = pd.CategoricalDtype(sorted({"AB", "BA", *seen}, key=str))
     return frame.astype(types) if types else frame
 
 

@@ -127,6 +127,20 @@ def test_sections_equal_the_analysis_functions_on_the_plain_frame():
     assert report.length == analysis.length_preference(frame, **options)
 
 
+def test_pairs_judged_both_ways_and_all_shown_left_are_turned():
+    """Imported arena data: pairs in both orientations, every judgment stored as shown AB."""
+    frame = analysis.simulate_judgments(n_models=3, n_prompts=20, n_comparisons=90, seed=8)
+    turned = frame.index < 60
+    frame.loc[turned, ["model_a", "model_b"]] = frame.loc[turned, ["model_b", "model_a"]].to_numpy()
+    frame.loc[turned, "score"] = -frame.loc[turned, "score"]
+    frame = frame.drop(columns="outcome").assign(shown_order="AB")
+    report = build_report(frame, rounds=50, seed=1)
+    pd.testing.assert_frame_equal(
+        report.pairs, analysis.pair_rates(frame, rounds=50, seed=1), check_dtype=False
+    )
+    assert report.position == analysis.position_preference(frame, rounds=50, seed=1)
+
+
 def test_gold_checks_are_left_out():
     frame = _one_per_prompt(wins=10, ties=5, losses=5)
     gold = _one_per_prompt(wins=0, ties=0, losses=30).assign(is_gold=True)
