@@ -108,9 +108,13 @@ def escape_dollars(text: str) -> str:
         elif fence is not None:
             out.append(line)
             closing = _FENCE.match(line)
-            if closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= len(fence):
-                if not line.strip().strip(fence[0]):
-                    fence = None
+            if (
+                closing
+                and closing.group(1)[0] == fence[0]
+                and len(closing.group(1)) >= len(fence)
+                and not line.strip().strip(fence[0])
+            ):
+                fence = None
         else:
             prose.append(line)
     flush()
