@@ -258,6 +258,13 @@ def test_buttons_carry_keyboard_shortcuts(tokens: dict[str, str]) -> None:
         "Flag": "f",
         "Sign out": "",
     }
+    at.button(key=next(b.key for b in at.button if b.label == "Flag")).click().run()
+    reasons = {
+        b.label: b.proto.shortcut
+        for b in at.button
+        if b.label in {"Unsafe", "Broken", "Unanswerable"}
+    }
+    assert reasons == {"Unsafe": "u", "Broken": "b", "Unanswerable": "n"}
 
 
 def test_double_and_stale_presses_store_one_judgment(store: Store, tokens: dict[str, str]) -> None:

@@ -22,7 +22,12 @@ from pairwise.render import safe_markdown, show_conversation, show_responses
 from pairwise.scales import orient
 from pairwise.store import Assignment, Study
 
-FLAG_REASONS = {"unsafe": "Unsafe", "broken": "Broken", "unanswerable": "Unanswerable"}
+#: Flag reasons, their labels and keys (the keys only act while the flag choice is open).
+FLAG_REASONS = {
+    "unsafe": ("Unsafe", "u"),
+    "broken": ("Broken", "b"),
+    "unanswerable": ("Unanswerable", "n"),
+}
 
 #: What to tell the annotator when a rating was not stored (see ``Store.record_judgment``).
 _NOT_STORED = {
@@ -150,8 +155,14 @@ def _controls(study: Study, held: Held) -> None:
     if st.session_state.get(_FLAGGING) == nonce:
         st.caption("What is wrong with this item?")
         with st.container(horizontal=True):
-            for reason, label in FLAG_REASONS.items():
-                st.button(label, key=f"flag-{nonce}-{reason}", on_click=_pass, args=(nonce, reason))
+            for reason, (label, key) in FLAG_REASONS.items():
+                st.button(
+                    label,
+                    key=f"flag-{nonce}-{reason}",
+                    shortcut=key,
+                    on_click=_pass,
+                    args=(nonce, reason),
+                )
             st.button("Cancel", key=f"flag-{nonce}-cancel", on_click=_toggle_flag, args=(nonce,))
 
 
