@@ -51,14 +51,6 @@ def _dataset(store, tmp_path: Path, fmt: str, **options) -> datasets.Dataset:
     )
 
 
-@pytest.fixture
-def judged(demo_store):
-    from tests.test_report_cli_and_page import _judge_all
-
-    _judge_all(demo_store)
-    return demo_store
-
-
 def test_conversational_export_is_templated_by_trl(judged, tmp_path, tokenizer):
     data = _dataset(judged, tmp_path, "trl-conversational")
     assert len(data) > 0

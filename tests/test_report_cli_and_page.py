@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import random
 
-import pytest
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
@@ -13,37 +11,6 @@ from pairwise import auth
 from pairwise.cli import main
 from pairwise.pages.common import ADMINS_ONLY
 from pairwise.report import report_from_store, report_json
-from pairwise.scales import orient
-
-STRENGTH = {"cirrus-70b-chat": 1.0, "borealis-13b-instruct": 0.3, "atlas-7b-chat": -0.8}
-
-
-def _judge_all(store, annotators: int = 3, seed: int = 0) -> int:
-    """Annotators take comparisons until none is left, favouring the stronger model."""
-    study = store.get_study("demo")
-    rng = random.Random(seed)
-    stored = 0
-    for i in range(annotators):
-        who = store.ensure_annotator(f"rater-{i}")
-        while (got := store.next_comparison(study, who.id, rng=rng)) is not None:
-            lean = STRENGTH[got.model_a] - STRENGTH[got.model_b] + rng.gauss(0, 0.8)
-            score = max(-3, min(3, round(lean * 1.5)))
-            value = orient(score, got.shown_order)  # the button that means `score` for A
-            result = store.record_judgment(
-                got.comparison_id,
-                who.id,
-                score=orient(value, got.shown_order),
-                shown_order=got.shown_order,
-                seconds=rng.uniform(5, 60),
-            )
-            stored += result.stored
-    return stored
-
-
-@pytest.fixture
-def judged(demo_store):
-    assert _judge_all(demo_store) == 432  # 144 comparisons x overlap 3
-    return demo_store
 
 
 def test_cli_json_report_counts_every_judgment(judged, tmp_path):
