@@ -211,6 +211,12 @@ _FILL_STUDY_TOTALS = (
 )
 
 
+# Columns added after a table was first released: (table, column, definition). A store written by an
+# earlier version gets them by ALTER TABLE on open; a new store has them in _SCHEMA as well. Append
+# here (and to _SCHEMA) when a table gains a column; never reorder or remove entries.
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = ()
+
+
 def now_iso() -> str:
     """UTC time as ISO 8601 with milliseconds: sortable as text, readable in any SQLite tool."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -356,7 +362,10 @@ class Store:
         if key and key in _migrated:
             return
         with _migrate_lock, self.transaction():
-            for statement in [*_split_sql(_SCHEMA), *_TRIGGERS, _FILL_STUDY_TOTALS]:
+            for statement in _split_sql(_SCHEMA):
+                self.conn.execute(statement)
+            self._add_missing_columns()
+            for statement in [*_TRIGGERS, _FILL_STUDY_TOTALS]:
                 self.conn.execute(statement)
             row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
             current = row[0] or 0
@@ -369,6 +378,13 @@ class Store:
                 self.conn.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
         if key:
             _migrated.add(key)
+
+    def _add_missing_columns(self) -> None:
+        """Bring a store written by an earlier version up to the current tables."""
+        for table, column, definition in _ADDED_COLUMNS:
+            present = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     @property
     def schema_version(self) -> int:
