@@ -1,0 +1,102 @@
+"""Chatbot Arena battles and MT-Bench human judgments: records with ``model_a``, ``model_b``, ``winner``.
+
+They map to the 3-point scale (``model_a`` +1, ``model_b`` -1, either tie 0). The prompt id is
+``question_id`` (with ``-turn<N>`` from turn 2 on), else a hash of the prompt messages; texts come
+from ``conversation_a`` / ``conversation_b`` when given, else placeholders. The record's
+``model_a`` was shown on the left, so ``shown_order`` is ``"AB"``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..store import content_hash
+from .fields import Fields
+from .judged import Judged, JudgmentFormat, judged, prompt_or_placeholder
+from .texts import DEFAULT_CATEGORY
+
+WINNER_SCORES = {"model_a": 1, "model_b": -1, "tie": 0, "tie (bothbad)": 0}
+_ARENA_FIELDS = ("winner", "conversation_a", "conversation_a", "conversation_b")
+_YEAR_10000 = 253_402_300_800  # Unix time: the first instant Python's datetime cannot hold
+
+
+def battle_from(f: Fields) -> Judged | None:
+    """A Chatbot Arena battle or an MT-Bench human judgment."""
+    model_a, model_b = f.name("model_a"), f.name("model_b")
+    winner = f.choice("winner", WINNER_SCORES)
+    judge = _judge(f)
+    turn = f.integer("turn", required=False, low=1)
+    question = f.name("question_id", required=False, numbers=True)
+    category = f.name("category", required=False) or DEFAULT_CATEGORY
+    conversations = {n: f.conversation(n, required=False) for n in _ARENA_FIELDS[2:]}
+    tstamp = f.number("tstamp", high=_YEAR_10000)
+    if f.failed:
+        return None
+    (messages_a, text_a), (messages_b, text_b) = (
+        _up_to_turn(f, name, conversation, turn) for name, conversation in conversations.items()
+    )
+    messages = messages_a or messages_b
+    if question is None and messages is None:
+        f.problem("question_id", "is missing (needed when the record has no conversation)")
+    if f.failed:
+        return None
+    if question is None:
+        prompt_id = "q-" + content_hash(messages)[:12]
+    else:
+        prompt_id = question + (f"-turn{turn}" if turn and turn > 1 else "")
+    created = None
+    if tstamp is not None:
+        created = datetime.fromtimestamp(tstamp, timezone.utc).isoformat(timespec="milliseconds")
+    return judged(
+        f,
+        prompt_or_placeholder(prompt_id, messages, question, category, turn or 1),
+        study=None,
+        model_a=model_a,
+        model_b=model_b,
+        text_a=text_a,
+        text_b=text_b,
+        annotator=judge,
+        score=WINNER_SCORES[winner],
+        scale=3,
+        scale_declared=False,
+        shown_order="AB",
+        fields=_ARENA_FIELDS,
+        created_at=created,
+    )
+
+
+def _judge(f: Fields) -> str | None:
+    """The ``judge`` field: a name, or a list of names (``["gpt-4", "pair-v2"]``) joined by ``/``."""
+    value = f.record.data.get("judge")
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        joined = "/".join(v.strip() for v in value)
+        return f.check_text("judge", joined)
+    return f.name("judge")
+
+
+def _up_to_turn(
+    f: Fields, name: str, conversation: list[dict[str, str]] | None, turn: int | None
+) -> tuple[list[dict[str, str]] | None, str | None]:
+    """The system and user turns up to user turn ``turn`` (default: the last), and the reply."""
+    if conversation is None:
+        return None, None
+    users = [i for i, m in enumerate(conversation) if m["role"] == "user"]
+    wanted = turn or len(users)
+    if not users or wanted > len(users):
+        f.problem(name, f"has {len(users)} user turn(s); the record judges turn {wanted}")
+        return None, None
+    cut = users[wanted - 1]
+    following = users[wanted] if wanted < len(users) else len(conversation)
+    replies = [m["content"] for m in conversation[cut + 1 : following] if m["role"] == "assistant"]
+    if not replies:
+        f.problem(name, f"has no assistant reply to user turn {wanted}")
+        return None, None
+    prompt = [m for m in conversation[: cut + 1] if m["role"] != "assistant"]
+    return prompt, replies[-1]
+
+
+BATTLES = JudgmentFormat(
+    "Chatbot Arena battles / MT-Bench human judgments",
+    recognises=lambda data: "winner" in data,
+    read=battle_from,
+)
