@@ -13,6 +13,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import math
 import random
 import sqlite3
 import threading
@@ -34,6 +35,8 @@ SCHEMA_VERSION = 1
 DEFAULT_LEASE_SECONDS = 600.0
 PASS_REASONS = ("skip", "unsafe", "broken", "unanswerable")
 ROLES = ("annotator", "admin")
+#: The longest rationale or pass note an annotator can store, in characters.
+MAX_NOTE_CHARS = 5_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -982,6 +985,7 @@ class Store:
         """
         if shown_order not in SHOWN_ORDERS:
             raise StoreError(f"shown_order must be 'AB' or 'BA', not {shown_order!r}")
+        check_note(rationale, "rationale")
         with self.transaction() as conn:
             row = conn.execute(
                 "SELECT s.scale, s.overlap, c.n_judgments, c.is_gold FROM comparisons c"
@@ -1001,6 +1005,9 @@ class Store:
             ).fetchone()
             if done is not None:
                 return Recorded("duplicate", done[0])
+            if self._passed(conn, comparison_id, annotator_id):
+                self._drop_lease(conn, comparison_id, annotator_id)
+                return Recorded("duplicate")
             if not is_gold and n >= overlap:
                 self._drop_lease(conn, comparison_id, annotator_id)
                 return Recorded("full")
@@ -1031,10 +1038,20 @@ class Store:
         """Skip or flag (``unsafe``, ``broken``, ``unanswerable``) a comparison for this annotator.
 
         A pass does not count towards the overlap; the annotator is not shown the item again.
+        A person gives one answer per comparison: a pass after their judgment (a stale second
+        tab) is a ``duplicate`` and changes nothing, as is a judgment after their pass.
         """
         if reason not in PASS_REASONS:
             raise StoreError(f"reason must be one of {PASS_REASONS}, not {reason!r}")
+        check_note(note, "note")
         with self.transaction() as conn:
+            judged = conn.execute(
+                "SELECT id FROM judgments WHERE comparison_id = ? AND annotator_id = ?",
+                [comparison_id, annotator_id],
+            ).fetchone()
+            if judged is not None:
+                self._drop_lease(conn, comparison_id, annotator_id)
+                return Recorded("duplicate", judged[0])
             cursor = conn.execute(
                 "INSERT INTO passes (comparison_id, annotator_id, reason, note, created_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (comparison_id, annotator_id) DO NOTHING",
@@ -1042,6 +1059,16 @@ class Store:
             )
             self._drop_lease(conn, comparison_id, annotator_id)
         return Recorded("stored" if cursor.rowcount else "duplicate")
+
+    @staticmethod
+    def _passed(conn: sqlite3.Connection, comparison_id: int, annotator_id: int) -> bool:
+        return (
+            conn.execute(
+                "SELECT 1 FROM passes WHERE comparison_id = ? AND annotator_id = ?",
+                [comparison_id, annotator_id],
+            ).fetchone()
+            is not None
+        )
 
     @staticmethod
     def _drop_lease(conn: sqlite3.Connection, comparison_id: int, annotator_id: int) -> None:
@@ -1248,28 +1275,50 @@ class Store:
     def annotator_progress(self, study: Study, annotator_id: int) -> dict[str, int]:
         """This annotator's done count, and how many more the study could still give them.
 
-        Available are the open regular comparisons less those the annotator judged or passed:
-        counted over the annotator's own judgments and passes, not over every open comparison,
+        Gold items count like any other item, so that the bars move alike whichever kind was
+        just rated: ``done`` holds every judgment of the study's comparisons, and ``total`` holds,
+        besides the open regular comparisons the annotator has not judged or passed
+        (``available``), the gold items they can still expect. That expectation is fixed for the
+        whole study (the expected number of gold items among ``regular`` items at the study's gold
+        rate, rounded up), so that rating a gold item moves ``done`` and leaves ``total`` as it
+        was; it falls to nothing once no regular item is left, and the bar fills.
+
+        Counted over the annotator's own judgments and passes, not over every open comparison,
         since the annotate page asks on each press (``CROSS JOIN`` keeps SQLite from walking the
         study's comparisons instead).
         """
-        done, done_open = self.conn.execute(
-            "SELECT count(*), coalesce(sum(c.is_open), 0) FROM judgments j"
+        done, done_open, gold_done = self.conn.execute(
+            "SELECT count(*), coalesce(sum(c.is_open AND NOT c.is_gold), 0),"
+            " coalesce(sum(c.is_gold), 0) FROM judgments j"
             " CROSS JOIN comparisons c ON c.id = j.comparison_id"
-            " WHERE j.annotator_id = ? AND c.study_id = ? AND c.is_gold = 0",
+            " WHERE j.annotator_id = ? AND c.study_id = ?",
             [annotator_id, study.id],
         ).fetchone()
-        passed, passed_open = self.conn.execute(
+        passed, passed_open, gold_passed = self.conn.execute(
             "SELECT count(*), coalesce(sum(c.is_open = 1 AND c.is_gold = 0 AND NOT EXISTS"
             " (SELECT 1 FROM judgments j WHERE j.annotator_id = p.annotator_id"
-            " AND j.comparison_id = c.id)), 0)"
+            " AND j.comparison_id = c.id)), 0), coalesce(sum(c.is_gold), 0)"
             " FROM passes p CROSS JOIN comparisons c ON c.id = p.comparison_id"
             " WHERE p.annotator_id = ? AND c.study_id = ?",
             [annotator_id, study.id],
         ).fetchone()
         totals = self._study_totals(study.id)
         available = totals["regular"] - totals["complete"] - done_open - passed_open
-        return {"done": done, "passed": passed, "available": available, "total": done + available}
+        gold_left = 0
+        if available > 0 and study.gold_rate > 0:
+            golds = self.conn.execute(
+                "SELECT count(*) FROM comparisons WHERE study_id = ? AND is_gold = 1", [study.id]
+            ).fetchone()[0]
+            regular = done - gold_done + available
+            gold_left = max(
+                0, expected_gold(golds, regular, study.gold_rate) - gold_done - gold_passed
+            )
+        return {
+            "done": done,
+            "passed": passed,
+            "available": available,
+            "total": done + available + gold_left,
+        }
 
     # -- frames for analysis and export -------------------------------------------------------
 
@@ -1574,6 +1623,28 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     frame["margin"] = frame["score"].abs()
     frame["rationale"] = frame["rationale"].fillna("")
     return frame
+
+
+def expected_gold(golds: int, regular: int, rate: float) -> int:
+    """How many gold items an annotator is expected to meet while rating ``regular`` items.
+
+    Each new item is gold with probability ``rate`` while gold items are left, so ``regular``
+    regular items come with ``regular * rate / (1 - rate)`` gold ones on average (rounded up),
+    and never more than the study has.
+    """
+    if rate <= 0 or golds == 0:
+        return 0
+    if rate >= 1:
+        return golds
+    return min(golds, math.ceil(regular * rate / (1 - rate) - 1e-9))
+
+
+def check_note(text: str | None, what: str) -> None:
+    """Refuse a rationale or note longer than :data:`MAX_NOTE_CHARS`, saying by how much."""
+    if text and len(text) > MAX_NOTE_CHARS:
+        raise StoreError(
+            f"a {what} holds at most {MAX_NOTE_CHARS:,} characters; this one has {len(text):,}"
+        )
 
 
 def _check_study_settings(scale: int, overlap: int, gold_rate: float) -> None:

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from pairwise.plans import describe_plan, plan_pairs
-from pairwise.store import Prompt, Store
+from pairwise.store import MAX_NOTE_CHARS, Prompt, Store, StoreError
 
 T0 = 1_000_000.0  # a fixed clock, so lease expiry needs no sleeping
 
@@ -377,3 +377,66 @@ def test_many_processes_fill_every_comparison_exactly(tmp_path):
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         progress = store.study_progress(study)
         assert progress["done"] == progress["wanted"] == progress["judgments"] == 116 * OVERLAP
+
+
+def test_one_answer_per_person_and_comparison(store):
+    """A pass after a judgment, or a judgment after a pass (a stale second tab), is refused as a
+    duplicate in the same transaction, and changes nothing."""
+    study = store.create_study("s", pairs=[("m1", "m2")], overlap=2, seed=5)
+    a = store.add_annotator("a").id
+    rated = store.next_comparison(study, a, clock=T0)
+    assert store.record_judgment(rated.comparison_id, a, score=1, shown_order="AB").stored
+    assert store.record_pass(rated.comparison_id, a, reason="unsafe").status == "duplicate"
+    passed = store.next_comparison(study, a, clock=T0)
+    assert store.record_pass(passed.comparison_id, a, reason="skip").stored
+    late = store.record_judgment(passed.comparison_id, a, score=-1, shown_order="BA")
+    assert late.status == "duplicate"
+    rows = store.query(
+        "SELECT comparison_id, 'judgment' AS kind FROM judgments"
+        " UNION ALL SELECT comparison_id, reason FROM passes"
+    )
+    assert sorted((r["comparison_id"], r["kind"]) for r in rows) == sorted(
+        [(rated.comparison_id, "judgment"), (passed.comparison_id, "skip")]
+    )
+    n = {r["id"]: r["n_judgments"] for r in store.query("SELECT id, n_judgments FROM comparisons")}
+    assert n[passed.comparison_id] == 0 and n[rated.comparison_id] == 1
+    assert store.query("SELECT * FROM leases") == []
+
+
+def test_a_rationale_has_a_length_limit(store):
+    study = store.create_study("s", pairs=[("m1", "m2")], overlap=1, seed=5)
+    a = store.add_annotator("a").id
+    first = store.next_comparison(study, a, clock=T0)
+    with pytest.raises(StoreError, match=r"at most 5,000 characters; this one has 5,001"):
+        store.record_judgment(
+            first.comparison_id, a, score=1, shown_order="AB", rationale="x" * 5_001
+        )
+    with pytest.raises(StoreError, match=r"note holds at most 5,000 characters"):
+        store.record_pass(first.comparison_id, a, reason="broken", note="y" * 20_000_000)
+    assert store.counts()["judgments"] == 0 and store.query("SELECT * FROM passes") == []
+    full = "é" * MAX_NOTE_CHARS
+    assert store.record_judgment(first.comparison_id, a, score=1, shown_order="AB", rationale=full)
+    assert store.query("SELECT rationale FROM judgments")[0]["rationale"] == full
+
+
+def test_gold_items_move_the_annotators_progress_like_any_other(store):
+    """Rating a gold item adds one to the annotator's done count and leaves the total alone, as
+    rating a regular item does; when nothing is left the bar is full."""
+    study = store.create_study("s", pairs=[("m1", "m2"), ("m1", "m3")], overlap=1, seed=4)
+    for cid in (1, 2, 3):
+        store.set_gold(cid, 1)
+    study = store.update_study("s", gold_rate=0.25)
+    a = store.add_annotator("a").id
+    rng = random.Random(1)
+    kinds = []
+    before = store.annotator_progress(study, a)
+    while (got := store.next_comparison(study, a, clock=T0, rng=rng)) is not None:
+        kinds.append(got.is_gold)
+        store.record_judgment(got.comparison_id, a, score=1, shown_order=got.shown_order)
+        after = store.annotator_progress(study, a)
+        assert after["done"] == before["done"] + 1
+        if after["available"]:
+            assert after["total"] == before["total"], (got.is_gold, before, after)
+        before = after
+    assert any(kinds) and not all(kinds)
+    assert before["done"] == before["total"] == len(kinds)

@@ -9,6 +9,7 @@ already judged is checked against a plain reading of the tables.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -259,11 +260,23 @@ def _expected_progress(store: Store, study, annotator: int) -> tuple[dict, dict]
         "judgments": sum(n.values()),
     }
     available = sum(1 for c, k in n.items() if k < overlap and c not in mine and c not in passed)
+    gold = in_study - regular
+    my_gold = {
+        cid
+        for cid, aid in q("SELECT comparison_id, annotator_id FROM judgments")
+        if aid == annotator
+    } & gold
+    rate = q("SELECT gold_rate FROM studies WHERE id = ?", [study.id]).fetchone()[0]
+    # gold items met while rating regular ones: each new item is gold with the rate
+    expected = len(gold) if rate >= 1 else 0
+    if 0 < rate < 1:
+        expected = min(len(gold), math.ceil((len(mine) + available) * rate / (1 - rate) - 1e-9))
+    gold_left = max(0, expected - len(my_gold) - len(passed & gold)) if available and rate else 0
     annotator_figures = {
-        "done": len(mine),
+        "done": len(mine) + len(my_gold),
         "passed": len(passed & in_study),
         "available": available,
-        "total": len(mine) + available,
+        "total": len(mine) + len(my_gold) + available + gold_left,
     }
     return study_figures, annotator_figures
 
@@ -284,7 +297,9 @@ def test_the_next_comparison_matches_a_plain_reading_of_the_tables(tmp_path, see
         now += rng.choice([1.0, 1.0, 1.0, 400.0])
         roll = rng.random()
         if roll < 0.05:
-            study = store.update_study("s", overlap=rng.randint(1, 4))
+            study = store.update_study(
+                "s", overlap=rng.randint(1, 4), gold_rate=rng.choice([0.0, 0.1, 0.5, 1.0])
+            )
         elif roll < 0.10:
             cid = rng.randint(1, store.counts()["comparisons"])
             store.set_gold(cid, rng.choice([None, None, 1]))
