@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
@@ -76,15 +76,20 @@ def target_scheme(text: str, start: int = 0) -> str | None:
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.S)
 _DOLLAR = re.compile(r"(?<!\\)\$")
+_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")  # ASCII punctuation, any of which Markdown may escape
+# what can open inline Markdown (or Streamlit's :icons: and :colour[text]); a list marker at the start
+_MARKUP = re.compile(r"[\\`*_\[\]<>!&$~:#|{}()^=+]")
+_LIST_MARKER = re.compile(r"^(\d*)([-.)])(?=\s|$)")
+# an inline image: ![alt](address "optional title"), the address bare or in <...>
+_INLINE_IMAGE = re.compile(
+    r"(?<!\\)!\[(?P<alt>[^\[\]\n]*)\]\(\s*(?P<url><[^<>\n]*>|[^\s()<>]*)"
+    r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?\s*\)"
+)
 
 
-def escape_dollars(text: str) -> str:
-    """Escape ``$`` outside code, so that prices do not turn into maths.
-
-    Streamlit's Markdown reads ``$…$`` as LaTeX: "$3.30 and $3.00" would show a formula.
-    Responses are prose and code, not maths, so every ``$`` in prose is shown as it is. Fenced
-    code blocks and inline code spans keep theirs (a backslash there would show).
-    """
+def outside_code(text: str, change: Callable[[str], str]) -> str:
+    """``text`` with ``change`` applied to its prose: fenced code blocks and inline code spans
+    are kept as they are."""
     out: list[str] = []
     prose: list[str] = []
     fence: str | None = None
@@ -94,10 +99,10 @@ def escape_dollars(text: str) -> str:
         prose.clear()
         last = 0
         for span in _CODE_SPAN.finditer(chunk):
-            out.append(_DOLLAR.sub(r"\\$", chunk[last : span.start()]))
+            out.append(change(chunk[last : span.start()]))
             out.append(span.group())
             last = span.end()
-        out.append(_DOLLAR.sub(r"\\$", chunk[last:]))
+        out.append(change(chunk[last:]))
 
     for line in text.splitlines(keepends=True):
         opening = _FENCE.match(line)
@@ -121,9 +126,54 @@ def escape_dollars(text: str) -> str:
     return "".join(out)
 
 
+def escape_dollars(text: str) -> str:
+    """Escape ``$`` outside code, so that prices do not turn into maths.
+
+    Streamlit's Markdown reads ``$…$`` as LaTeX: "$3.30 and $3.00" would show a formula.
+    Responses are prose and code, not maths, so every ``$`` in prose is shown as it is. Fenced
+    code blocks and inline code spans keep theirs (a backslash there would show).
+    """
+    return outside_code(text, lambda prose: _DOLLAR.sub(r"\\$", prose))
+
+
+def code_span(text: str) -> str:
+    """``text`` as an inline code span, whatever backticks it holds."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    return f"{ticks} {text} {ticks}"
+
+
+def images_as_text(text: str) -> str:
+    """Show images as text, so that opening a page loads nothing from elsewhere.
+
+    An image in a response, the guidelines or a study's text would be fetched by the browser of
+    whoever opens the item (a tracking pixel learns who looked, and when). An inline image in
+    prose becomes "[image: its alt text]" and its address as code; any other image syntax
+    (reference images, images inside code) loses the ``!`` that makes it an image, by a
+    zero-width space, and shows as a link or as the text it is.
+    """
+
+    def as_text(m: re.Match[str]) -> str:
+        alt = _PUNCTUATION.sub(r"\\\g<0>", m.group("alt").strip())
+        url = m.group("url").strip("<>")
+        label = f"\\[image: {alt or 'no description'}\\]"
+        return f"{label} {code_span(url)}" if url else label
+
+    text = outside_code(text, lambda prose: _INLINE_IMAGE.sub(as_text, prose))
+    return text.replace("![", "!" + ZERO_WIDTH_SPACE + "[")
+
+
+def literal_markdown(text: str) -> str:
+    """Markdown that shows ``text`` as the one line of plain text it is: no link, emphasis,
+    heading or icon; for names and questions, which have no business formatting the page."""
+    text = _MARKUP.sub(r"\\\g<0>", " ".join(visible_controls(text).split()))
+    return _LIST_MARKER.sub(r"\g<1>\\\g<2>", text, count=1)
+
+
 def safe_markdown(text: str) -> str:
-    """Markdown that shows ``text`` with unsafe links, bidi overrides and maths made inert."""
-    text = escape_dollars(visible_controls(text))
+    """Markdown that shows ``text`` with unsafe links, images, bidi overrides and maths made
+    inert."""
+    text = escape_dollars(images_as_text(visible_controls(text)))
 
     def disarm(m: re.Match[str]) -> str:
         scheme = target_scheme(text, m.end() + (1 if m.group() == "]" else 0))

@@ -24,6 +24,7 @@ from pairwise.render import (
     SAFE_SCHEMES,
     ZERO_WIDTH_SPACE,
     escape_dollars,
+    literal_markdown,
     safe_markdown,
     target_scheme,
     visible_controls,
@@ -193,8 +194,11 @@ def test_no_unsafe_link_survives_any_mix(parts: list[str]) -> None:
     text = "".join(parts)
     out = safe_markdown(text)
     assert unsafe_urls(out) == []
-    # only zero-width spaces are added (and bidi controls shown), so nothing visible changes
-    assert out.replace(ZERO_WIDTH_SPACE, "") == visible_controls(text).replace(ZERO_WIDTH_SPACE, "")
+    assert "img" not in parse(render(out)).tags
+    if "![" not in text:
+        # only zero-width spaces are added (and bidi controls shown), so nothing visible changes
+        plain = visible_controls(text).replace(ZERO_WIDTH_SPACE, "")
+        assert out.replace(ZERO_WIDTH_SPACE, "") == plain
     assert safe_markdown(out) == out
 
 
@@ -233,3 +237,69 @@ def test_escaping_only_adds_backslashes_before_dollars(text: str) -> None:
     escaped = escape_dollars(text)
     assert escaped.replace("\\$", "$") == text.replace("\\$", "$")
     assert escape_dollars(escaped) == escaped  # idempotent: nothing is escaped twice
+
+
+# -- images and one-line texts ------------------------------------------------------------------
+
+#: Images in every syntax CommonMark knows: inline (bare, bracketed, titled), reference, collapsed
+#: and shortcut references, nested in links, lists, quotes and tables.
+IMAGES = [
+    "![pixel](https://tracker.example/p.png?who=ann)",
+    '![pixel](<https://tracker.example/a b.png> "a title")',
+    "![](https://tracker.example/p.png)",
+    "Text ![a `tick` *star*](https://tracker.example/p.png) more",
+    "![pixel][r]\n\n[r]: https://tracker.example/p.png",
+    "![pixel][]\n\n[pixel]: https://tracker.example/p.png",
+    "![pixel]\n\n[pixel]: https://tracker.example/p.png",
+    "[![badge](https://tracker.example/b.svg)](https://example.org)",
+    "- ![x](//tracker.example/p.png)",
+    "> ![x](https://tracker.example/p.png)",
+    "| a |\n| - |\n| ![x](https://tracker.example/p.png) |",
+    "![x [y]](https://tracker.example/p.png)",
+]
+
+
+@pytest.mark.parametrize("text", IMAGES)
+def test_images_are_never_loaded(text: str) -> None:
+    assert "img" in parse(render(text)).tags, "the case must be a live image without safe_markdown"
+    collected = parse(render(safe_markdown(text)))
+    assert "img" not in collected.tags
+    assert not [value for name, value in collected.attrs if name == "src"]
+
+
+def test_an_inline_image_shows_its_alt_text_and_address() -> None:
+    out = safe_markdown("See ![a chart of $5 costs](https://tracker.example/p.png?u=1) here")
+    collected = parse(render(out))
+    assert collected.tags == ["p", "code"]
+    text = "".join(collected.text).strip()
+    assert text == "See [image: a chart of $5 costs] https://tracker.example/p.png?u=1 here"
+
+
+def test_images_in_code_change_only_invisibly() -> None:
+    text = "```md\n![x](https://tracker.example/p.png)\n```\n`![y](z)`"
+    out = safe_markdown(text)
+    assert out.replace(ZERO_WIDTH_SPACE, "") == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pilot [Session expired: sign in again](https://evil.example/login)",
+        "# Heading *bold* `code` :red[red] :material/lock: $x$ &amp; <b>b</b>\nsecond line",
+        "![pixel](https://tracker.example/p.png) \\[x\\]",
+    ],
+)
+def test_literal_markdown_shows_the_text_as_it_is(text: str) -> None:
+    collected = parse(render(literal_markdown(text)))
+    assert collected.tags == ["p"] and collected.attrs == []
+    assert "".join(collected.text).strip() == " ".join(text.split())
+
+
+@pytest.mark.parametrize("text", ["1. Which is better?", "- a list?", "7) seven", "+ plus", "-"])
+def test_literal_markdown_starts_no_list(text: str) -> None:
+    collected = parse(render(literal_markdown(text)))
+    assert collected.tags == ["p"] and "".join(collected.text).strip() == text
+
+
+def test_literal_markdown_keeps_plain_questions_readable() -> None:
+    assert literal_markdown("Which response is more helpful?") == "Which response is more helpful?"
