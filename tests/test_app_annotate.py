@@ -293,7 +293,7 @@ def test_rating_an_item_rated_in_another_tab_keeps_the_first(
     button(second_tab, "Response 2 much better").click().run()
     assert [r["comparison_id"] for r in judgments(store)] == [item]
     assert abs(judgments(store)[0]["score"]) == 3
-    assert "already rated that comparison" in second_tab.warning[0].value
+    assert "your earlier answer stands" in second_tab.warning[0].value
     assert held_comparison(second_tab) != item
 
 
@@ -544,3 +544,101 @@ def test_oidc_login_maps_the_email_to_an_annotator(
         )
     else:
         assert labels == ["Log in"]
+
+
+# -- one answer per item, notes, gold, study texts -------------------------------------------------
+
+
+@pytest.mark.parametrize(("first", "then"), [("Tie", "Skip"), ("Skip", "Tie")])
+def test_a_stale_tab_cannot_add_a_second_answer(
+    store: Store, tokens: dict[str, str], first: str, then: str
+) -> None:
+    first_tab, second_tab = open_app(tokens["ann"]), open_app(tokens["ann"])
+    item = held_comparison(first_tab)
+    assert held_comparison(second_tab) == item
+    button(first_tab, first).click().run()
+    button(second_tab, then).click().run()
+    answers = [r["comparison_id"] for r in judgments(store)] + [
+        p["comparison_id"] for p in passes(store)
+    ]
+    assert answers == [item]
+    assert "your earlier answer stands" in second_tab.warning[0].value
+    assert held_comparison(second_tab) != item
+
+
+def test_a_flag_after_a_rating_in_another_tab_is_refused(
+    store: Store, tokens: dict[str, str]
+) -> None:
+    first_tab, second_tab = open_app(tokens["ann"]), open_app(tokens["ann"])
+    item = held_comparison(first_tab)
+    button(first_tab, "Response 1 better").click().run()
+    button(second_tab, "Flag").click().run()
+    button(second_tab, "Unsafe").click().run()
+    assert passes(store) == [] and [r["comparison_id"] for r in judgments(store)] == [item]
+    assert "your earlier answer stands" in second_tab.warning[0].value
+
+
+def test_the_note_has_a_length_limit(store: Store, tokens: dict[str, str]) -> None:
+    at = open_app(tokens["ann"])
+    assert at.text_area[0].max_chars == 5_000
+    at.text_area[0].input("x" * 5_000)
+    button(at, "Tie").click().run()
+    assert [len(r["rationale"]) for r in judgments(store)] == [5_000]
+
+
+def test_a_note_the_store_refuses_keeps_the_item_with_the_reason(
+    store: Store, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A note past the store's limit (a client that ignores the widget's) is not stored; the
+    item stays on screen with the reason."""
+    monkeypatch.setattr("pairwise.store.MAX_NOTE_CHARS", 10)
+    at = open_app(tokens["ann"])
+    item = held_comparison(at)
+    at.text_area[0].input("x" * 11)
+    button(at, "Tie").click().run()
+    assert judgments(store) == []
+    assert held_comparison(at) == item
+    assert "at most 10 characters; this one has 11" in at.warning[0].value
+    at.text_area[0].input("x" * 10)
+    button(at, "Tie").click().run()
+    assert [r["rationale"] for r in judgments(store)] == ["x" * 10]
+
+
+def test_rating_a_gold_item_moves_the_progress_bar(store: Store, tokens: dict[str, str]) -> None:
+    study = store.get_study("Colour pilot")
+    frame = store.comparisons_frame(study.id)
+    gold = int(frame.comparison_id.iloc[-1])
+    store.set_gold(gold, 2)
+    store.update_study(study.id, gold_rate=1.0)
+    at = open_app(tokens["ann"])
+    assert held_comparison(at) == gold
+    assert at.get("progress")[0].proto.text == "You: 0 of 5 rated"
+    button(at, "Tie").click().run()
+    assert held_comparison(at) != gold
+    assert at.get("progress")[0].proto.text == "You: 1 of 5 rated"
+    button(at, "Tie").click().run()  # a regular item moves it alike
+    assert at.get("progress")[0].proto.text == "You: 2 of 5 rated"
+
+
+def _rendered(markdown: str) -> str:
+    """HTML as a CommonMark renderer makes it from ``markdown`` (raw HTML off, as Streamlit)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).render(markdown)
+
+
+def test_study_texts_cannot_add_links_or_images(store: Store, tokens: dict[str, str]) -> None:
+    store.create_study(
+        "Pilot [Session expired: sign in again](https://evil.example/login)",
+        pairs=[(MODEL_A, MODEL_B)],
+        overlap=1,
+        question="Which is better? ![pixel](https://tracker.example/q.png) [help](https://x.example)",
+        guidelines="Read this. ![pixel](https://tracker.example/g.png)",
+    )
+    at = open_app(tokens["ann"])
+    shown = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    shown += [m.value for e in at.expander for m in e.markdown]
+    html = "".join(_rendered(text) for text in shown)
+    assert "Session expired: sign in again" in html and "https://evil.example/login" in html
+    assert "<a " not in html and "<img" not in html
+    assert "[image: pixel]" in html and "https://tracker.example/g.png" in html

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from pairwise.pages.common import Context, current_user, get_store, require_user
-from pairwise.render import safe_markdown, show_conversation, show_responses
+from pairwise.render import literal_markdown, safe_markdown, show_conversation, show_responses
 from pairwise.scales import orient
-from pairwise.store import Assignment, Study
+from pairwise.store import MAX_NOTE_CHARS, Assignment, StoreError, Study
 
 #: Flag reasons, their labels and keys (the keys only act while the flag choice is open).
 FLAG_REASONS = {
@@ -33,8 +33,8 @@ FLAG_REASONS = {
 _NOT_STORED = {
     "full": "That comparison was completed by others while it was open, so your rating was not"
     " needed. Here is the next one.",
-    "duplicate": "You had already rated that comparison (in another tab?), so the earlier rating"
-    " stands. Here is the next one.",
+    "duplicate": "You had already rated, skipped or flagged that comparison (in another tab?),"
+    " so your earlier answer stands. Here is the next one.",
 }
 
 _ITEM = "annotate.item"
@@ -58,8 +58,10 @@ def page() -> None:
     study = _pick_study(ctx)
     if study is None:
         return
-    st.markdown(f"### {safe_markdown(study.question)}")
-    st.caption(study.name)
+    # names and questions are shown as plain text: one imported from a file cannot format the
+    # page (a fake "sign in again" link); guidelines keep their Markdown, made safe
+    st.markdown(f"### {literal_markdown(study.question)}")
+    st.caption(literal_markdown(study.name))
     if study.guidelines.strip():
         with st.expander("Guidelines", icon=":material/menu_book:"):
             st.markdown(safe_markdown(study.guidelines))
@@ -137,6 +139,7 @@ def _controls(study: Study, held: Held) -> None:
         key=f"note-{nonce}",
         placeholder="Why you chose, or what is wrong with this item",
         height=68,
+        max_chars=MAX_NOTE_CHARS,
     )
     choices = study.scale.choices()
     for column, choice in zip(st.columns(len(choices)), choices, strict=True):
@@ -191,27 +194,45 @@ def _rate(nonce: str, shown_value: int) -> None:
     if held is None:
         return
     a = held.assignment
-    result = get_store().record_judgment(
-        a.comparison_id,
-        held.annotator_id,
-        score=orient(shown_value, a.shown_order),
-        shown_order=a.shown_order,
-        rationale=_note(held),
-        seconds=round(time.monotonic() - held.shown_at, 3),
-    )
-    if result.status in _NOT_STORED:
-        st.session_state[_NOTICE] = _NOT_STORED[result.status]
-    _next_item()
+    try:
+        result = get_store().record_judgment(
+            a.comparison_id,
+            held.annotator_id,
+            score=orient(shown_value, a.shown_order),
+            shown_order=a.shown_order,
+            rationale=_note(held),
+            seconds=round(time.monotonic() - held.shown_at, 3),
+        )
+    except StoreError as error:
+        _refused(error)
+        return
+    _answered(result.status)
 
 
 def _pass(nonce: str, reason: str) -> None:
     held = _current(nonce)
     if held is None:
         return
-    get_store().record_pass(
-        held.assignment.comparison_id, held.annotator_id, reason=reason, note=_note(held)
-    )
+    try:
+        result = get_store().record_pass(
+            held.assignment.comparison_id, held.annotator_id, reason=reason, note=_note(held)
+        )
+    except StoreError as error:
+        _refused(error)
+        return
+    _answered(result.status)
+
+
+def _answered(status: str) -> None:
+    """Move on to the next item, saying why the answer was not stored if it was not."""
+    if status in _NOT_STORED:
+        st.session_state[_NOTICE] = _NOT_STORED[status]
     _next_item()
+
+
+def _refused(error: StoreError) -> None:
+    """Keep the item on screen with the store's reason (such as a note that is too long)."""
+    st.session_state[_NOTICE] = f"Not saved: {error}. Shorten it and press again."
 
 
 def _toggle_flag(nonce: str) -> None:
