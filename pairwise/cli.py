@@ -3,6 +3,11 @@
 Each command parses its options, calls the library and prints a short summary. Problems a user
 can fix (a bad file, an unknown study, a locked database) print ``Error: <message>`` and exit
 with status 1, never a traceback; ``PAIRWISE_DEBUG=1`` shows the traceback of an unexpected one.
+
+Start-up stays light: ``pairwise --help`` and ``pairwise invite`` must not wait for pandas, scipy,
+pyarrow or altair. This module imports only click and the light parts of the library (store, auth,
+ingest, the format names); a command that needs the data stack imports its module (``report``,
+``export``, ``demo``...) inside its own function. ``tests/test_cli_startup.py`` holds that line.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from typing import Any
 
 import click
 
-from . import auth, export, report
-from .demo import ensure_demo
+from . import auth
+from .formats import EXPORT_AGGREGATIONS, EXPORT_FORMATS, REPORT_FORMATS
 from .ingest import (
     IngestError,
     StudySpec,
@@ -106,6 +111,8 @@ def init(app: App, demo: bool) -> None:
     store = app.store
     click.echo(f"{app.db}: schema version {store.schema_version}")
     if demo:
+        from .demo import ensure_demo
+
         study = ensure_demo(store)
         if study is None:
             click.echo("The database has a study already; the demo was not seeded.")
@@ -276,6 +283,9 @@ def _progress_line(store: Store, s: Study) -> str:
 # Each feature adds its commands in its own section below: define them with ``@main.command()`` or
 # a ``@main.group()``, take the store with ``@pass_store``, call the library and print with
 # ``click.echo``. Let library errors propagate: ``main`` prints them as "Error: ...", exit 1.
+# Import pandas-backed modules (report, export, analysis, quality...) inside the command function,
+# never at the top of this module; choices shown in --help come from light modules (formats).
+# After adding or changing a command, regenerate docs/cli.md: python -m pairwise.cli_docs
 
 # -- invite / revoke (auth) ------------------------------------------------------------------------
 
@@ -314,7 +324,7 @@ def revoke(store: Store, name: str) -> None:
 @main.command("report")
 @click.option("--study", help="The study to report on (default: all judgments).")
 @click.option(
-    "--format", "fmt", type=click.Choice(report.FORMATS), help="Default: from --out, else md."
+    "--format", "fmt", type=click.Choice(REPORT_FORMATS), help="Default: from --out, else md."
 )
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to FILE instead of printing.")
 @click.option("--bootstrap", "rounds", default=1000, show_default=True, help="Bootstrap rounds.")
@@ -331,6 +341,8 @@ def report_command(
     confidence: float,
 ) -> None:
     """Win / tie / loss rates with intervals, ratings, agreement and bias checks."""
+    from . import report
+
     if study is not None:
         store.get_study(study)  # an unknown study is an error, not an empty report
     result = report.report_from_store(store, study, rounds=rounds, seed=seed, confidence=confidence)
@@ -349,14 +361,14 @@ def report_command(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(export.FORMATS)),
+    type=click.Choice(list(EXPORT_FORMATS)),
     default="trl-conversational",
     show_default=True,
 )
 @click.option("--study", help="Export this study only (default: all studies).")
 @click.option(
     "--aggregation",
-    type=click.Choice(list(export.AGGREGATIONS)),
+    type=click.Choice(list(EXPORT_AGGREGATIONS)),
     default="majority",
     show_default=True,
     help="One record per judgment, or per comparison by majority vote or mean score.",
@@ -402,6 +414,8 @@ def export_command(
     seed: int,
 ) -> None:
     """Write a preference dataset (or the raw judgments) to OUTPUT, with a dataset card."""
+    from . import export
+
     options = export.ExportOptions(
         format=fmt,
         aggregation=aggregation,

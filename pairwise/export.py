@@ -33,37 +33,10 @@ import pyarrow.parquet as pq
 
 from analysis.frame import describe_row, require_columns
 
+from .formats import EXPORT_AGGREGATIONS as AGGREGATIONS
+from .formats import EXPORT_FORMATS as FORMATS
 from .store import PASS_REASONS, Store, now_iso
 
-FORMATS: dict[str, str] = {
-    "trl-conversational": (
-        "TRL conversational preference format (JSON Lines): `prompt` is the conversation up to "
-        "its last user turn as a list of `{role, content}` messages; `chosen` and `rejected` are "
-        'each one message `[{"role": "assistant", "content": ...}]`.'
-    ),
-    "trl-standard": (
-        "TRL standard preference format (JSON Lines): `prompt`, `chosen` and `rejected` are "
-        'strings. The prompt is the conversation rendered as text ("\\n\\nHuman: ...\\n\\n'
-        'Assistant: ...", a system message as a preamble) ending with "\\n\\nAssistant:"; '
-        "`chosen` and `rejected` are the responses with one leading space, so that "
-        "`prompt + chosen` is the full transcript."
-    ),
-    "hh-rlhf": (
-        "Anthropic HH-RLHF style (JSON Lines): `chosen` and `rejected` are full transcripts "
-        '"\\n\\nHuman: ...\\n\\nAssistant: ..." that differ only in the last assistant turn; a '
-        'system message is a preamble before the first "\\n\\nHuman:".'
-    ),
-    "parquet": (
-        "Apache Parquet with the fixed schema `PARQUET_SCHEMA`: the TRL conversational columns "
-        "(`prompt`, `chosen`, `rejected` as lists of `{role, content}`) and every metadata field, "
-        "`judgment_id` and `annotator` null unless one record is one judgment."
-    ),
-    "raw-jsonl": (
-        "Raw judgments (JSON Lines): one line per judgment with every column of the judgments "
-        "frame plus the prompt `messages` (a JSON string) and both responses' text."
-    ),
-    "raw-csv": "Raw judgments (CSV): the same columns as raw-jsonl.",
-}
 SUFFIXES = {
     "trl-conversational": ".jsonl",
     "trl-standard": ".jsonl",
@@ -75,11 +48,6 @@ SUFFIXES = {
 RAW_FORMATS = ("raw-jsonl", "raw-csv")
 TEXT_COLUMNS = ("messages", "response_a", "response_b")
 """The text a raw export adds after the judgments frame's columns."""
-AGGREGATIONS: dict[str, str] = {
-    "judgment": "one record per judgment",
-    "majority": "one record per comparison, by majority vote of its judgments",
-    "mean": "one record per comparison, by the sign of its mean score",
-}
 FLAG_REASONS = tuple(r for r in PASS_REASONS if r != "skip")
 SPLITS = ("train", "test")
 

@@ -23,10 +23,10 @@ import pandas as pd
 
 import analysis
 
+from .formats import REPORT_FORMATS as FORMATS
 from .store import Store
 
 REPORT_SCHEMA = "pairwise-report/1"
-FORMATS = ("json", "md", "html")
 RATE_NAMES = ("win_rate", "tie_rate", "loss_rate", "win_half_tie_rate")
 OUTCOME_COLOURS = {"win": "#2b8a3e", "tie": "#adb5bd", "loss": "#c92a2a"}
 

@@ -21,15 +21,20 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import sqlite_utils
-
+from .lazy import LazyModule
 from .scales import SHOWN_ORDERS, Scale
+
+if TYPE_CHECKING:  # the data stack is imported by the first frame a store builds
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import sqlite_utils
+else:
+    np, pd, pa = LazyModule("numpy"), LazyModule("pandas"), LazyModule("pyarrow")
 
 SCHEMA_VERSION = 1
 DEFAULT_LEASE_SECONDS = 600.0
@@ -346,8 +351,17 @@ class Store:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self._migrate()
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """The connection as a ``sqlite_utils.Database``, for ad hoc reads and scripts.
+
+        Built on first use: sqlite-utils imports pandas when it is installed.
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -413,7 +427,9 @@ class Store:
             self.conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.db.query(sql, params)]
+        cursor = self.conn.execute(sql, params)
+        keys = [column[0] for column in cursor.description or ()]
+        return [dict(zip(keys, row, strict=True)) for row in cursor]
 
     def counts(self) -> dict[str, int]:
         """Rows per table: the inputs' counts that reports record."""
