@@ -204,3 +204,32 @@ def test_pages_work_on_an_empty_store_and_an_unjudged_study(store, monkeypatch, 
     store.create_study("s", pairs=[("m1", "m2")])
     at.run()
     assert not at.exception and not at.error
+
+
+def _revoked(db, name: str) -> None:
+    auth.revoke(db, name)
+
+
+def _demoted(db, name: str) -> None:
+    db.conn.execute("UPDATE annotators SET role = 'annotator' WHERE name = ?", [name])
+
+
+@pytest.mark.parametrize("lose", [_revoked, _demoted])
+def test_an_admin_who_lost_access_cannot_act_from_an_open_page(db, lose):
+    """Callbacks run before the page checks anyone: each asks the store who is signed in when it
+    runs, so the first press after losing the link or the role already does nothing."""
+    _, boss = auth.invite(db, "boss", admin=True)
+    _, ann_token = auth.invite(db, "ann")
+    study = db.create_study("s", pairs=[("m1", "m2")], overlap=1, seed=1)
+    got = db.next_comparison(study, db.get_annotator("ann").id)
+    db.record_judgment(got.comparison_id, db.get_annotator("ann").id, score=1, shown_order="AB")
+    people, progress = _app("people", token=boss), _app("progress", token=boss)
+    people.selectbox(key="people.revoke_who").select("ann").run()
+    progress.selectbox(key="progress.annotator").select("ann").run()
+    lose(db, "boss")
+    people.button(key="people.revoke").click().run()
+    progress.button(key="progress.exclude").click().run()
+    assert auth.sign_in(db, ann_token) is not None
+    assert not db.get_annotator("ann").excluded
+    for at in (people, progress):
+        assert not at.exception and not at.dataframe  # the page that follows refuses them

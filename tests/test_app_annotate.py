@@ -527,8 +527,8 @@ OIDC = {
     ("user", "signed_in"),
     [
         ({"is_logged_in": False}, False),
-        ({"is_logged_in": True, "email": "ANN@example.org"}, True),
-        ({"is_logged_in": True, "email": "someone@example.org"}, False),
+        ({"is_logged_in": True, "email": "ANN@example.org", "email_verified": True}, True),
+        ({"is_logged_in": True, "email": "someone@example.org", "email_verified": True}, False),
     ],
 )
 def test_oidc_login_maps_the_email_to_an_annotator(
@@ -551,6 +551,40 @@ def test_oidc_login_maps_the_email_to_an_annotator(
         )
     else:
         assert labels == ["Log in"]
+
+
+@pytest.mark.parametrize(
+    ("verified", "optional", "signed_in"),
+    [
+        (False, False, False),
+        ("false", False, False),
+        (False, True, False),  # the setting never lets an unverified address in
+        (None, False, False),  # no claim at all: refused unless the setting says otherwise
+        (None, True, True),
+        (True, False, True),
+        ("true", False, True),
+    ],
+)
+def test_oidc_login_needs_a_verified_email(
+    store: Store, verified: object, optional: bool, signed_in: bool
+) -> None:
+    boss = store.add_annotator("boss", role="admin", email="boss@example.org")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.secrets.update(OIDC)
+    if optional:
+        at.secrets["pairwise"] = {"email_verified_optional": True}
+    user = {"is_logged_in": True, "email": "boss@example.org"}
+    if verified is not None:
+        user["email_verified"] = verified
+    at.user = user
+    at.run()
+    assert not at.exception, at.exception
+    assert bool(at.sidebar.caption) == signed_in
+    if signed_in:
+        assert any(f"**{boss.name}** (admin)" in c.value for c in at.sidebar.caption)
+    else:
+        assert not [b for b in at.button if b.label.startswith("Response")]
+        assert "has not verified the e-mail boss@example.org" in at.warning[0].value
 
 
 # -- one answer per item, notes, gold, study texts -------------------------------------------------

@@ -12,16 +12,23 @@ e-mail takes effect at the next click):
 1. a personal invite link ``/?token=...``; the token is checked, kept in the session as its hash
    and removed from the address bar;
 2. Streamlit's OIDC login, when ``.streamlit/secrets.toml`` has an ``[auth]`` section: the
-   signed-in e-mail must belong to an annotator;
+   signed-in e-mail must belong to an annotator, and the provider must say it verified the
+   address (``email_verified``); a provider that never sends that claim is accepted only when
+   ``[pairwise] email_verified_optional = true`` is set;
 3. local demo mode: while no token was ever issued and no ``[auth]`` is set up, whoever opens
    the app is the admin ``local-admin``, so that a fresh install can be tried at once.
+
+Button callbacks run before the page, with what the earlier run knew; an action that changes
+anything asks :func:`admin_now` (or the annotate page's own check) who is signed in at that
+moment, so that a revoked person's open page cannot act once more.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -108,14 +115,48 @@ def identify() -> Identity | None:
         st.session_state[_SIGN_IN_PROBLEM] = "Your sign-in link has been revoked."
         return None
     if oidc_providers() is not None:
-        if st.user.is_logged_in and st.user.get("email"):
-            user = store.annotator_by_email(str(st.user.get("email")))
-            return None if user is None else Identity(user, "oidc")
-        return None
+        email, _ = oidc_email()
+        if email is None:
+            return None
+        user = store.annotator_by_email(email)
+        return None if user is None else Identity(user, "oidc")
     if store.token_count() == 0:
         user = store.ensure_annotator(LOCAL_ADMIN, role="admin")
         return Identity(user, "demo") if user.is_admin else None
     return None
+
+
+def oidc_email() -> tuple[str | None, str | None]:
+    """The e-mail of the single sign-on login if it can be trusted, else why not.
+
+    A provider may hand over an address that nobody confirmed (``email_verified: false``); taking
+    it would let anyone who types an invited admin's address into such an account sign in as
+    them. A missing claim is refused too, unless ``[pairwise] email_verified_optional = true``
+    says that the provider verifies every address without saying so.
+    """
+    if not st.user.is_logged_in:
+        return None, None
+    email = str(st.user.get("email") or "").strip()
+    if not email:
+        return None, "The sign-in provider did not send an e-mail address."
+    verified = st.user.get("email_verified")
+    if isinstance(verified, str):
+        verified = {"true": True, "false": False}.get(verified.strip().lower())
+    if verified is True or (verified is None and email_verified_optional()):
+        return email, None
+    return None, (
+        f"The sign-in provider has not verified the e-mail {email}, so it cannot sign you in."
+        " Verify the address with the provider, or ask the study admin for a personal link."
+    )
+
+
+def email_verified_optional() -> bool:
+    """Whether ``[pairwise] email_verified_optional = true`` is set in the secrets."""
+    try:
+        section = st.secrets.get("pairwise")
+    except FileNotFoundError:
+        return False
+    return isinstance(section, Mapping) and section.get("email_verified_optional") is True
 
 
 def current_user() -> Annotator | None:
@@ -132,8 +173,10 @@ def show_sign_in() -> None:
         st.error(problem)
     providers = oidc_providers()
     if providers is not None and st.user.is_logged_in:
+        email, refused = oidc_email()
         st.warning(
-            f"No annotator is registered with the e-mail {st.user.get('email') or '(none)'}."
+            refused
+            or f"No annotator is registered with the e-mail {email}."
             " Ask the study admin to invite you with this address."
         )
         if st.button("Log out"):
@@ -174,6 +217,28 @@ def require_user() -> Context:
         show_sign_in()
         st.stop()
     return Context(get_store(), user)
+
+
+def admin_now() -> Context | None:
+    """The signed-in admin as the store has them at this moment, or ``None``.
+
+    For button callbacks, which run before the page checks anyone: a link revoked or a role
+    taken away since the page was drawn stops the action, and the page that follows shows why.
+    """
+    user = current_user()
+    return Context(get_store(), user) if user is not None and user.is_admin else None
+
+
+def as_admin(action: Callable[..., Any]) -> Callable[..., None]:
+    """``action(ctx, *args)`` as a callback that runs only for an admin signed in right now."""
+
+    def checked(*args: Any, **kwargs: Any) -> None:
+        ctx = admin_now()
+        if ctx is not None:
+            action(ctx, *args, **kwargs)
+
+    checked.__doc__ = action.__doc__
+    return checked
 
 
 def require_admin() -> Context:

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pairwise import auth
-from pairwise.pages.common import Context, require_admin
+from pairwise.pages.common import Context, as_admin, require_admin
 from pairwise.store import StoreError
 
 DEFAULT_BASE_URL = "http://localhost:8501"
@@ -96,9 +96,10 @@ def _revoke(ctx: Context, people: pd.DataFrame) -> None:
     if who == ctx.user.name:
         st.caption("You cannot revoke your own links here: you would lock yourself out.")
         return
-    st.button(f"Revoke {who}'s links", key="people.revoke", on_click=_do_revoke, args=(ctx, who))
+    st.button(f"Revoke {who}'s links", key="people.revoke", on_click=_do_revoke, args=(who,))
 
 
+@as_admin
 def _do_revoke(ctx: Context, who: str) -> None:
     count = auth.revoke(ctx.store, who)
     st.session_state[_NOTICE] = (

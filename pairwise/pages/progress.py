@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pairwise.pages.common import Context, require_admin
+from pairwise.pages.common import Context, as_admin, require_admin
 from pairwise.pages.studies import select_study
 from pairwise.quality import annotator_quality, flagged_comparisons, hourly_counts, throughput
 from pairwise.store import Study
@@ -121,15 +121,20 @@ def _annotators(ctx: Context, judgments: pd.DataFrame, passes: pd.DataFrame) -> 
         st.button(
             f"Include {who} in reports again",
             key="progress.include",
-            on_click=ctx.store.set_excluded,
+            on_click=_set_excluded,
             args=(who, False),
         )
     else:
         st.button(
             f"Exclude {who} from reports",
             key="progress.exclude",
-            on_click=ctx.store.set_excluded,
+            on_click=_set_excluded,
             args=(who, True),
             help="Their judgments stay stored and still count towards the overlap; reports,"
             " exports and the agreement of others leave them out. Applies to every study.",
         )
+
+
+@as_admin
+def _set_excluded(ctx: Context, who: str, excluded: bool) -> None:
+    ctx.store.set_excluded(who, excluded)
