@@ -1,18 +1,21 @@
 """The pairwise web app: ``streamlit run annotate_app.py``.
 
-Opens the SQLite file ``$PAIRWISE_DB`` (default ``pairwise.db`` in the working folder), seeds the
-demo study into a database without studies, signs the visitor in, and offers the pages their
-role allows: Annotate for everyone, the admin section for admins. Every admin page checks the
+Opens the SQLite file ``$PAIRWISE_DB`` (default ``pairwise.db`` in the working folder), signs the
+visitor in, seeds the demo study for the local demo admin into a database that holds no data at
+all, and offers the pages their role allows: Annotate for everyone, the admin section for admins. Every admin page checks the
 role again itself, so a typed URL does not get around the menu.
 """
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from pairwise.demo import ensure_demo
+from pairwise.ingest import IngestError
 from pairwise.pages import annotate, common, export, people, progress, report, studies
-from pairwise.store import Store
+from pairwise.store import Store, StoreError
 
 ADMIN_PAGES = (
     (studies, "Studies", ":material/science:"),
@@ -24,16 +27,19 @@ ADMIN_PAGES = (
 
 
 def seed_demo(store: Store) -> str | None:
-    """Seed the demo study once per session (a no-op when the database has a study).
+    """Seed the demo study once per session, for the local demo admin, into an empty database.
 
-    Returns why it could not, for admins to read: a missing demo folder leaves the app usable.
+    Returns why it could not, for the admin to read: the app stays usable without it.
     """
     if st.session_state.get("pairwise.seeded") == store.path:
         return None
     try:
-        ensure_demo(store)
-    except FileNotFoundError as error:
-        return f"The demo study was not seeded: {error}"
+        ensure_demo(store, besides_annotators=[common.LOCAL_ADMIN])
+    except FileNotFoundError:
+        return "The demo study was not seeded: its files were not found (see PAIRWISE_PROMPTS)."
+    except (StoreError, IngestError) as error:
+        logging.getLogger(__name__).warning("the demo study was not seeded: %s", error)
+        return "The demo study was not seeded: its files do not import (see the server log)."
     st.session_state["pairwise.seeded"] = store.path
     return None
 
@@ -47,13 +53,14 @@ def admin_pages() -> list[st.Page]:
 
 def main() -> None:
     st.set_page_config(page_title="pairwise", page_icon=":material/compare:", layout="wide")
-    problem = seed_demo(common.get_store())
     identity = common.identify()
-    if identity is None:
+    if identity is None:  # nothing is written for a visitor who is not signed in
         common.show_sign_in()
         return
-    if problem and identity.user.is_admin:
-        st.warning(problem)
+    if identity.via == "demo":
+        problem = seed_demo(common.get_store())
+        if problem:
+            st.warning(problem)
     pages: dict[str, list[st.Page]] = {
         "": [
             st.Page(

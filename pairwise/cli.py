@@ -104,7 +104,7 @@ def main(ctx: click.Context, db: str) -> None:
 
 
 @main.command()
-@click.option("--demo", is_flag=True, help="Seed the demo study if the database has none.")
+@click.option("--demo", is_flag=True, help="Seed the demo study into a database without data.")
 @click.pass_obj
 def init(app: App, demo: bool) -> None:
     """Create the database schema (safe to run again)."""
@@ -115,7 +115,7 @@ def init(app: App, demo: bool) -> None:
 
         study = ensure_demo(store)
         if study is None:
-            click.echo("The database has a study already; the demo was not seeded.")
+            click.echo("The database holds data already; the demo was not seeded.")
         else:
             click.echo(f"Seeded the demo study {study.name!r}: {_progress_line(store, study)}")
 

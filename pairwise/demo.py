@@ -8,6 +8,7 @@ file, see :func:`pairwise.ingest.read_study_spec`) and ``guidelines.md``.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from .ingest import create_study, import_prompts, import_responses, read_study_spec
@@ -30,18 +31,23 @@ def demo_dir() -> Path:
     )
 
 
-def ensure_demo(store: Store, folder: Path | None = None) -> Study | None:
-    """Seed the demo study if the database has no study yet; ``None`` when it had one.
+def ensure_demo(
+    store: Store, folder: Path | None = None, *, besides_annotators: Sequence[str] = ()
+) -> Study | None:
+    """Seed the demo study into a database that holds no data at all; ``None`` when it holds some.
 
-    Prompts, responses and the study go in one write transaction that first checks for studies
-    again, so two processes starting at once seed it only once.
+    A store with imported prompts, people or links is somebody's real work: the demo's prompts
+    could clash with theirs, and its study would be offered to their annotators. People named in
+    ``besides_annotators`` (the local demo admin) do not count as data. Prompts, responses and the
+    study go in one write transaction that first checks again, so two processes starting at once
+    seed it only once.
     """
-    if store.studies():
+    if store.holds_data(besides_annotators=besides_annotators):
         return None
     folder = folder or demo_dir()
     spec = read_study_spec(folder / "demo_study.json")
     with store.transaction():
-        if store.studies():
+        if store.holds_data(besides_annotators=besides_annotators):
             return None
         import_prompts(store, folder / "demo_prompts.jsonl")
         import_responses(store, folder / "demo_responses.jsonl")

@@ -436,6 +436,21 @@ class Store:
         tables = ("prompts", "responses", "studies", "comparisons", "annotators", "judgments")
         return {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
 
+    def holds_data(self, *, besides_annotators: Sequence[str] = ()) -> bool:
+        """Whether anything was ever stored: prompts, responses, studies, people (other than
+        ``besides_annotators``), links, judgments or passes."""
+        tables = ("prompts", "responses", "studies", "tokens", "judgments", "passes")
+        if any(self.conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in tables):
+            return True
+        marks = ", ".join("?" * len(besides_annotators))
+        return (
+            self.conn.execute(
+                f"SELECT 1 FROM annotators WHERE name NOT IN ({marks}) LIMIT 1",
+                list(besides_annotators),
+            ).fetchone()
+            is not None
+        )
+
     # -- prompts and responses ----------------------------------------------------------------
 
     def add_prompts(self, prompts: Iterable[Prompt | dict[str, Any]]) -> tuple[int, int]:

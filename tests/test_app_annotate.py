@@ -667,3 +667,65 @@ def test_study_texts_cannot_add_links_or_images(store: Store, tokens: dict[str, 
     assert "Session expired: sign in again" in html and "https://evil.example/login" in html
     assert "<a " not in html and "<img" not in html
     assert "[image: pixel]" in html and "https://tracker.example/g.png" in html
+
+
+# -- the demo study and visitors who are not signed in ------------------------------------------
+
+
+def _dump(path: Path) -> list[str]:
+    with Store(path) as s:
+        return list(s.conn.iterdump())
+
+
+def test_a_visitor_who_is_not_signed_in_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store with imported prompts and an invitation but no study yet: the sign-in page shows,
+    and the database is exactly as it was (no demo study, no person, nothing)."""
+    path = tmp_path / "production.db"
+    monkeypatch.setenv("PAIRWISE_DB", str(path))
+    with Store(path) as s:
+        s.add_prompts(
+            [{"id": "p1", "category": "c", "messages": CONVERSATION[1:2], "tags": [], "turns": 1}]
+        )
+        s.add_responses([("p1", MODEL_A, "a"), ("p1", MODEL_B, "b")])
+        auth.invite(s, "boss", admin=True)
+    before = _dump(path)
+    at = open_app()
+    assert at.info[0].value.startswith("Please sign in with the personal link")
+    at = open_app("not-a-valid-link")
+    assert at.error
+    assert _dump(path) == before
+
+
+def test_the_demo_is_seeded_only_into_an_empty_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty.db"
+    monkeypatch.setenv("PAIRWISE_DB", str(empty))
+    at = open_app()
+    assert at.info[0].value == DEMO_NOTICE
+    with Store(empty) as s:
+        assert [study.name for study in s.studies()] == ["demo"]
+    # a store holding a prompt whose id the demo also uses (with other content): no demo, no
+    # crash, and no server path on the page
+    used = tmp_path / "used.db"
+    monkeypatch.setenv("PAIRWISE_DB", str(used))
+    with Store(used) as s:
+        s.add_prompts(
+            [
+                {
+                    "id": "coding-001",
+                    "category": "c",
+                    "messages": CONVERSATION[1:2],
+                    "tags": [],
+                    "turns": 1,
+                }
+            ]
+        )
+    at = open_app()
+    assert at.info[0].value == DEMO_NOTICE
+    assert any("no study to annotate" in i.value for i in at.info)
+    with Store(used) as s:
+        assert s.studies() == [] and s.counts()["prompts"] == 1
+    assert str(tmp_path) not in "\n".join(strings(at))
