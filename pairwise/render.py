@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import streamlit as st
 
@@ -85,6 +85,37 @@ _INLINE_IMAGE = re.compile(
     r"(?<!\\)!\[(?P<alt>[^\[\]\n]*)\]\(\s*(?P<url><[^<>\n]*>|[^\s()<>]*)"
     r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?\s*\)"
 )
+_BACKTICKS = re.compile(r"`+")
+_ESCAPE = re.compile(r"\\.")
+# quote and list markers that may open a line
+_CONTAINERS = r"^(?: {0,3}(?:>|[-*+]|\d{1,9}[.)]) ?)*"
+# a line that may be indented code: four columns of indentation after any quote or list markers
+_INDENTED_CODE = re.compile(_CONTAINERS + r"(?: {4}| {0,3}\t)")
+# a fence, maybe inside a quote or a list item; a blank line, maybe inside them
+_NESTED_FENCE = re.compile(_CONTAINERS + r" {0,3}(`{3,}|~{3,})")
+_BLANK = re.compile(_CONTAINERS + r"\s*$")
+
+
+def _fenced(text: str, fence_at: re.Pattern[str] = _FENCE) -> Iterator[tuple[str, bool]]:
+    """Each line of ``text`` (ends kept) with whether it belongs to a fenced code block."""
+    fence: str | None = None
+    for line in text.splitlines(keepends=True):
+        opening = fence_at.match(line)
+        if fence is None and opening:
+            fence = opening.group(1)
+            yield line, True
+        elif fence is not None:
+            yield line, True
+            closing = fence_at.match(line)
+            if (
+                closing
+                and closing.group(1)[0] == fence[0]
+                and len(closing.group(1)) >= len(fence)
+                and not line[closing.end() :].strip()
+            ):
+                fence = None
+        else:
+            yield line, False
 
 
 def outside_code(text: str, change: Callable[[str], str]) -> str:
@@ -92,7 +123,6 @@ def outside_code(text: str, change: Callable[[str], str]) -> str:
     are kept as they are."""
     out: list[str] = []
     prose: list[str] = []
-    fence: str | None = None
 
     def flush() -> None:
         chunk = "".join(prose)
@@ -104,22 +134,10 @@ def outside_code(text: str, change: Callable[[str], str]) -> str:
             last = span.end()
         out.append(change(chunk[last:]))
 
-    for line in text.splitlines(keepends=True):
-        opening = _FENCE.match(line)
-        if fence is None and opening:
+    for line, in_code in _fenced(text):
+        if in_code:
             flush()
-            fence = opening.group(1)
             out.append(line)
-        elif fence is not None:
-            out.append(line)
-            closing = _FENCE.match(line)
-            if (
-                closing
-                and closing.group(1)[0] == fence[0]
-                and len(closing.group(1)) >= len(fence)
-                and not line.strip().strip(fence[0])
-            ):
-                fence = None
         else:
             prose.append(line)
     flush()
@@ -170,6 +188,80 @@ def literal_markdown(text: str) -> str:
     return _LIST_MARKER.sub(r"\g<1>\\\g<2>", text, count=1)
 
 
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """Where inline code spans are in ``text``, as CommonMark finds them: a run of backticks not
+    escaped by a backslash opens one, and the next run of the same length closes it; a run
+    without a closing match is literal text."""
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(runs):
+        start, end = runs[i]
+        before = text[:start]
+        if (len(before) - len(before.rstrip("\\"))) % 2:
+            start += 1  # an escaped backtick is text; the rest of its run may open a span
+        closing = next(
+            (j for j in range(i + 1, len(runs)) if runs[j][1] - runs[j][0] == end - start), None
+        )
+        if start < end and closing is not None:
+            spans.append((start, runs[closing][1]))
+            i = closing + 1
+        else:
+            i += 1
+    return spans
+
+
+def _open_backticks(line: str) -> bool:
+    """Whether ``line`` has a backtick that no code span on the line closes (so that a span may
+    run on to the next line). Autolinks and HTML tags come before code spans and may take a
+    backtick, so a line with ``<`` and a backtick counts as open."""
+    if "`" in line and "<" in line:
+        return True
+    rest, last = [], 0
+    for start, end in code_spans(line):
+        rest.append(line[last:start])
+        last = end
+    rest.append(line[last:])
+    return "`" in _ESCAPE.sub("", "".join(rest))
+
+
+def keep_line_breaks(text: str) -> str:
+    """Show single line breaks in prose as breaks, as chat interfaces do.
+
+    Markdown joins the lines of a paragraph ("2x = 0.30" would follow "2x = 3.30 - 3.00" on the
+    same line). Two trailing spaces make a hard break; they are invisible wherever they are not
+    one (table rows, headings, the last line of a block), so no parser is needed. Code is left as
+    it is: fenced blocks, lines indented as code (after any quote or list marker), and a block
+    with a backtick whose code span may run over a line break (the break would show inside the
+    code). A line already ending in a break (two spaces or a backslash) is left alone too.
+    """
+    out: list[str] = []
+    block: list[str] = []  # prose lines between blank lines and fences
+
+    def flush() -> None:
+        inline_code_stays_on_its_line = not any(map(_open_backticks, block))
+        for n, line in enumerate(block):
+            body = line.rstrip("\r\n")
+            if (
+                inline_code_stays_on_its_line
+                and n < len(block) - 1
+                and not body.endswith(("  ", "\\"))
+                and not _INDENTED_CODE.match(body)
+            ):
+                line = body + "  " + line[len(body) :]
+            out.append(line)
+        block.clear()
+
+    for line, in_fence in _fenced(text, _NESTED_FENCE):
+        if in_fence or _BLANK.match(line):
+            flush()
+            out.append(line)
+        else:
+            block.append(line)
+    flush()
+    return "".join(out)
+
+
 def safe_markdown(text: str) -> str:
     """Markdown that shows ``text`` with unsafe links, images, bidi overrides and maths made
     inert."""
@@ -195,7 +287,7 @@ def show_text(text: str) -> None:
         st.caption(f"Very long: {len(text):,} characters, shown as plain text.")
         st.code(visible_controls(text), language=None, wrap_lines=True, height=560)
     else:
-        st.markdown(safe_markdown(text), anchors=False)
+        st.markdown(keep_line_breaks(safe_markdown(text)), anchors=False)
 
 
 def show_conversation(messages: Sequence[dict[str, str]]) -> None:

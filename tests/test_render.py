@@ -24,6 +24,7 @@ from pairwise.render import (
     SAFE_SCHEMES,
     ZERO_WIDTH_SPACE,
     escape_dollars,
+    keep_line_breaks,
     literal_markdown,
     safe_markdown,
     target_scheme,
@@ -303,3 +304,54 @@ def test_literal_markdown_starts_no_list(text: str) -> None:
 
 def test_literal_markdown_keeps_plain_questions_readable() -> None:
     assert literal_markdown("Which response is more helpful?") == "Which response is more helpful?"
+
+
+# -- line breaks ---------------------------------------------------------------------------------
+
+
+def _without_breaks(html_text: str) -> str:
+    return html_text.replace("<br />\n", "\n")
+
+
+def test_single_line_breaks_in_prose_are_kept() -> None:
+    text = "Subtract 3.00 from both sides:\n2x = 3.30 - 3.00\n2x = 0.30\n\nSo x = 0.15."
+    assert render(keep_line_breaks(text)) == (
+        "<p>Subtract 3.00 from both sides:<br />\n2x = 3.30 - 3.00<br />\n2x = 0.30</p>\n"
+        "<p>So x = 0.15.</p>\n"
+    )
+
+
+def test_code_blocks_and_tables_are_unchanged() -> None:
+    text = (
+        "A table:\n| a | b |\n| - | - |\n| 1 | 2 |\n\n"
+        "```python\nx = 1\ny = 2\n```\n"
+        "Then:\n\n    indented = 1\n    code = 2\n\n"
+        "Inline `a\nb` spans lines.\n"
+    )
+    out = keep_line_breaks(text)
+    shown, plain = render(out), render(text)
+    assert _without_breaks(shown) == plain
+    assert '<pre><code class="language-python">x = 1\ny = 2\n</code></pre>' in shown
+    assert "<pre><code>indented = 1\ncode = 2\n</code></pre>" in shown
+    assert "<table>" in shown and "<code>a b</code>" in shown
+    assert "<br />" not in shown  # the lines before the table and the code end their blocks
+
+
+BREAK_FRAGMENTS = [
+    "a", "b", "x y", " ", "  ", "    ", "\t", "\n", "\n", "\n\n", "\r\n", "`", "```", "~~~",
+    "|", "| - |", "---", "===", "- ", "* ", "+", "1. ", "1)", "> ", ">", "# ", "\\", "\\`", "[x]",
+    "(u)", "[x]: /u", "<", "<http://a`b>",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(BREAK_FRAGMENTS), max_size=40))
+def test_breaks_only_turn_soft_breaks_into_hard_ones(parts: list[str]) -> None:
+    """Whatever the Markdown, only line breaks change: every block, code and table is the same."""
+    text = "".join(parts)
+    out = keep_line_breaks(text)
+    assert out.replace("  \n", "\n").replace("  \r\n", "\r\n") == text.replace(
+        "  \n", "\n"
+    ).replace("  \r\n", "\r\n")
+    assert _without_breaks(render(out)) == _without_breaks(render(text))
+    assert keep_line_breaks(out) == out
