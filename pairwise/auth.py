@@ -47,6 +47,8 @@ def invite(
                 raise StoreError(f"the e-mail {email} belongs to {holder.name!r}") from None
             person = store.add_annotator(name, role=role, email=email or None)
         else:
+            if person.is_model:
+                raise StoreError(f"{name!r} is a model judge: it is not invited to annotate")
             if person.role != role:
                 raise StoreError(f"{name!r} is already registered as {person.role}, not {role}")
             if email and (person.email or "").lower() != email.strip().lower():

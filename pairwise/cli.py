@@ -149,7 +149,8 @@ def import_responses_command(store: Store, file: str) -> None:
 @click.option("--study", help="Put every judgment in this study (default: from the records).")
 @pass_store
 def import_judgments_command(store: Store, file: str, study: str | None) -> None:
-    """Import judgments: Chatbot Arena / MT-Bench records, or our own judgments frame."""
+    """Import judgments: AlpacaEval annotations, Chatbot Arena / MT-Bench records, or our own
+    judgments frame (docs/formats.md)."""
     click.echo(import_judgments(store, file, study=study))
 
 

@@ -1060,7 +1060,8 @@ def _loader(o: ExportOptions, files: Mapping[str, Path]) -> str:
         return (
             "import pandas as pd\n"
             f'frame = pd.read_csv("{first}", keep_default_na=False,\n'
-            '                    na_values={"seconds": [""], "gold_score": [""]})'
+            '                    na_values={c: [""] for c in ("seconds", "gold_score",'
+            ' "score_ab", "score_ba")})'
         )
     if o.format == "raw-jsonl":
         first = next(iter(names.values()))

@@ -38,6 +38,16 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], needed_by: str) -> N
         raise ValueError(f"{needed_by} needs column {missing[0]!r} in the frame it is given")
 
 
+def people_only(judgments: pd.DataFrame) -> pd.DataFrame:
+    """The judgments of people: a model judge is no annotator to follow, rate or pace.
+
+    A frame without ``judge_kind`` (built outside the app) is taken to hold people only.
+    """
+    if "judge_kind" not in judgments.columns:
+        return judgments
+    return judgments[judgments["judge_kind"].to_numpy() != "model"]
+
+
 def _signs(frame: pd.DataFrame) -> np.ndarray:
     """+1 / 0 / -1 per judgment: model A won, tied or lost."""
     if "score" in frame.columns:
@@ -94,9 +104,11 @@ def annotator_quality(judgments: pd.DataFrame, passes: pd.DataFrame | None = Non
     - ``skips`` and ``flags``: passes with reason ``skip``, and with any other reason.
 
     A rate with nothing to count is NaN, not 0: "no gold items yet" is not "every gold item wrong".
-    Annotators who only passed get a row with zero judgments.
+    Annotators who only passed get a row with zero judgments. Model judges are left out (see
+    :func:`people_only`): they are neither rated nor part of anyone's majority.
     """
     _require(judgments, ("comparison_id", "annotator", "shown_order"), "annotator_quality")
+    judgments = people_only(judgments)
     signs = _signs(judgments)
     majority = leave_one_out_majority(judgments)
     outcome = np.array(["loss", "tie", "win"], dtype=object)[signs + 1]

@@ -279,10 +279,13 @@ def safe_markdown(text: str) -> str:
 # -- Streamlit ------------------------------------------------------------------------------
 
 
-def show_text(text: str) -> None:
-    """Show one response or message: Markdown with code highlighting, or plain text if huge."""
+def show_text(text: str, *, empty: str = "(empty)") -> None:
+    """Show one response or message: Markdown with code highlighting, or plain text if huge.
+
+    Blank text shows ``empty`` in words, so that nothing on screen looks like a loading error.
+    """
     if not text.strip():
-        st.caption("(empty)")
+        st.caption(empty)
     elif len(text) > MARKDOWN_LIMIT:
         st.caption(f"Very long: {len(text):,} characters, shown as plain text.")
         st.code(visible_controls(text), language=None, wrap_lines=True, height=560)
@@ -300,8 +303,13 @@ def show_conversation(messages: Sequence[dict[str, str]]) -> None:
             show_text(message.get("content", ""))
 
 
+EMPTY_RESPONSE = "(empty response)"
+
+
 def show_responses(left: str, right: str, *, tall: int = 3_000) -> None:
     """The two responses side by side, labelled only "Response 1" and "Response 2".
+
+    A model that returned nothing (or only white space) shows as :data:`EMPTY_RESPONSE`.
 
     When either is long both get the same scrolling height, so that they stay level.
     """
@@ -312,4 +320,4 @@ def show_responses(left: str, right: str, *, tall: int = 3_000) -> None:
         with column:
             st.subheader(label, anchor=False)
             with st.container(border=True, height=height):
-                show_text(text)
+                show_text(text, empty=EMPTY_RESPONSE)

@@ -40,6 +40,7 @@ SCHEMA_VERSION = 1
 DEFAULT_LEASE_SECONDS = 600.0
 PASS_REASONS = ("skip", "unsafe", "broken", "unanswerable")
 ROLES = ("annotator", "admin")
+JUDGE_KINDS = ("human", "model")  # a person who annotates; an automatic judge, by its name
 #: The longest rationale or pass note an annotator can store, in characters.
 MAX_NOTE_CHARS = 5_000
 
@@ -100,7 +101,8 @@ CREATE TABLE IF NOT EXISTS annotators (
     role TEXT NOT NULL CHECK (role IN ('annotator', 'admin')),
     email TEXT UNIQUE,
     excluded INTEGER NOT NULL DEFAULT 0, -- judgments kept, left out of reports
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    judge_kind TEXT NOT NULL DEFAULT 'human' CHECK (judge_kind IN ('human', 'model'))
 );
 CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY,     -- sha256 of the secret; the secret itself is never stored
@@ -127,6 +129,9 @@ CREATE TABLE IF NOT EXISTS judgments (
     rationale TEXT NOT NULL DEFAULT '',
     seconds REAL,
     created_at TEXT NOT NULL,
+    p_a REAL CHECK (p_a >= 0 AND p_a <= 1), -- a soft verdict: P(A better); NULL: from score
+    score_ab INTEGER,                -- a judge shown both orders: its score with A shown first,
+    score_ba INTEGER,                -- and with B shown first (score: their consensus)
     UNIQUE (comparison_id, annotator_id)
 );
 CREATE INDEX IF NOT EXISTS judgments_annotator ON judgments (annotator_id, comparison_id);
@@ -222,7 +227,23 @@ _FILL_STUDY_TOTALS = (
 # Columns added after a table was first released: (table, column, definition). A store written by an
 # earlier version gets them by ALTER TABLE on open; a new store has them in _SCHEMA as well. Append
 # here (and to _SCHEMA) when a table gains a column; never reorder or remove entries.
-_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = ()
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    (
+        "annotators",
+        "judge_kind",
+        "TEXT NOT NULL DEFAULT 'human' CHECK (judge_kind IN ('human', 'model'))",
+    ),
+    ("judgments", "p_a", "REAL CHECK (p_a >= 0 AND p_a <= 1)"),
+    ("judgments", "score_ab", "INTEGER"),
+    ("judgments", "score_ba", "INTEGER"),
+)
+
+
+_ANNOTATOR_COLUMNS = "id, name, role, email, excluded, judge_kind"
+
+
+def _annotator_from(row: Sequence[Any]) -> Annotator:
+    return Annotator(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
 
 
 def now_iso() -> str:
@@ -274,10 +295,16 @@ class Annotator:
     role: str
     email: str | None
     excluded: bool
+    judge_kind: str = "human"
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def is_model(self) -> bool:
+        """An automatic judge: its verdicts are imported; it is never assigned work."""
+        return self.judge_kind == "model"
 
 
 @dataclass(frozen=True)
@@ -316,6 +343,9 @@ class ImportedJudgment:
     """A judgment made outside the app, ready for :meth:`Store.add_judgments`.
 
     ``score`` is oriented to the comparison's model A; ``created_at`` defaults to the import time.
+    ``p_a`` is a soft verdict, the probability that A is better (``None``: the score says it);
+    ``score_ab`` and ``score_ba`` are a judge's scores with A shown first and with B shown first,
+    when it saw both orders.
     """
 
     comparison_id: int
@@ -325,6 +355,9 @@ class ImportedJudgment:
     rationale: str = ""
     seconds: float | None = None
     created_at: str | None = None
+    p_a: float | None = None
+    score_ab: int | None = None
+    score_ba: int | None = None
 
 
 _BEFORE_ALL, _AFTER_ALL = -(2**63), 2**63 - 1  # scan starts before or after every sort_key
@@ -761,36 +794,58 @@ class Store:
     # -- annotators ----------------------------------------------------------------------------
 
     def add_annotator(
-        self, name: str, *, role: str = "annotator", email: str | None = None
+        self,
+        name: str,
+        *,
+        role: str = "annotator",
+        email: str | None = None,
+        judge_kind: str = "human",
     ) -> Annotator:
+        """Add a person (``judge_kind="human"``) or an automatic judge (``"model"``, by its name)."""
         if role not in ROLES:
             raise StoreError(f"role must be one of {ROLES}, not {role!r}")
+        if judge_kind not in JUDGE_KINDS:
+            raise StoreError(f"judge kind must be one of {JUDGE_KINDS}, not {judge_kind!r}")
+        if judge_kind == "model" and (role != "annotator" or email):
+            raise StoreError(f"model judge {name!r} cannot be an admin or have an e-mail")
         if not name.strip():
             raise StoreError("an annotator needs a name")
         with self.transaction() as conn:
             if conn.execute("SELECT 1 FROM annotators WHERE name = ?", [name]).fetchone():
                 raise StoreError(f"an annotator named {name!r} exists already")
             conn.execute(
-                "INSERT INTO annotators (name, role, email, created_at) VALUES (?, ?, ?, ?)",
-                [name, role, email, now_iso()],
+                "INSERT INTO annotators (name, role, email, created_at, judge_kind)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [name, role, email, now_iso(), judge_kind],
             )
         return self.get_annotator(name)
 
-    def ensure_annotator(self, name: str, *, role: str = "annotator") -> Annotator:
-        """The annotator called ``name``, created with ``role`` if new."""
+    def ensure_annotator(
+        self, name: str, *, role: str = "annotator", judge_kind: str = "human"
+    ) -> Annotator:
+        """The annotator called ``name``, created with ``role`` and ``judge_kind`` if new.
+
+        An existing one of the other judge kind is an error: a person and a model judge never
+        share a name, so that every judgment keeps its kind.
+        """
         try:
-            return self.get_annotator(name)
+            found = self.get_annotator(name)
         except StoreError:
             try:
-                return self.add_annotator(name, role=role)
+                return self.add_annotator(name, role=role, judge_kind=judge_kind)
             except StoreError:  # created meanwhile by another process
-                return self.get_annotator(name)
+                found = self.get_annotator(name)
+        if found.judge_kind != judge_kind:
+            raise StoreError(
+                f"{name!r} is stored as a {found.judge_kind} judge, not a {judge_kind} one"
+            )
+        return found
 
     def _annotator(self, where: str, value: Any) -> Annotator | None:
         row = self.conn.execute(
-            f"SELECT id, name, role, email, excluded FROM annotators WHERE {where} = ?", [value]
+            f"SELECT {_ANNOTATOR_COLUMNS} FROM annotators WHERE {where} = ?", [value]
         ).fetchone()
-        return None if row is None else Annotator(row[0], row[1], row[2], row[3], bool(row[4]))
+        return None if row is None else _annotator_from(row)
 
     def get_annotator(self, name_or_id: str | int) -> Annotator:
         found = self._annotator("id" if isinstance(name_or_id, int) else "name", name_or_id)
@@ -801,11 +856,13 @@ class Store:
     def annotator_by_email(self, email: str) -> Annotator | None:
         return self._annotator("lower(email)", email.strip().lower())
 
-    def annotators(self) -> list[Annotator]:
+    def annotators(self, judge_kind: str | None = None) -> list[Annotator]:
+        """Everyone who judged or may judge; only people (``"human"``) or model judges (``"model"``)."""
+        where, params = ("", []) if judge_kind is None else (" WHERE judge_kind = ?", [judge_kind])
         rows = self.conn.execute(
-            "SELECT id, name, role, email, excluded FROM annotators ORDER BY id"
+            f"SELECT {_ANNOTATOR_COLUMNS} FROM annotators{where} ORDER BY id", params
         ).fetchall()
-        return [Annotator(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+        return [_annotator_from(r) for r in rows]
 
     def set_excluded(self, name_or_id: str | int, excluded: bool = True) -> None:
         """Leave an annotator's judgments out of reports and exports; they stay stored."""
@@ -841,7 +898,10 @@ class Store:
         return self.conn.execute("SELECT count(*) FROM tokens").fetchone()[0]
 
     def annotators_frame(self) -> pd.DataFrame:
-        """Annotators with their live and revoked invite tokens and judgment counts: the people list."""
+        """Annotators with their live and revoked invite tokens and judgment counts: the people list.
+
+        Model judges are not people: they are left out.
+        """
         return pd.read_sql_query(
             "SELECT a.id, a.name, a.role, a.email, a.excluded,"
             " (SELECT count(*) FROM tokens t WHERE t.annotator_id = a.id"
@@ -849,7 +909,7 @@ class Store:
             " (SELECT count(*) FROM tokens t WHERE t.annotator_id = a.id"
             "   AND t.revoked_at IS NOT NULL) AS revoked_tokens,"
             " (SELECT count(*) FROM judgments j WHERE j.annotator_id = a.id) AS judgments,"
-            " a.created_at FROM annotators a ORDER BY a.id",
+            " a.created_at FROM annotators a WHERE a.judge_kind = 'human' ORDER BY a.id",
             self.conn,
         ).astype({"excluded": bool})
 
@@ -877,6 +937,7 @@ class Store:
         """
         rng = rng or random
         now = time.time() if clock is None else clock
+        self._check_person(annotator_id)
         with self.transaction() as conn:
             row = conn.execute(
                 "SELECT l.comparison_id, l.shown_order FROM leases l"
@@ -983,6 +1044,14 @@ class Store:
             is_gold=bool(is_gold),
         )
 
+    def _check_person(self, annotator_id: int) -> None:
+        """Work is assigned to people only; a model judge's verdicts come in by import."""
+        row = self.conn.execute(
+            "SELECT name FROM annotators WHERE id = ? AND judge_kind = 'model'", [annotator_id]
+        ).fetchone()
+        if row is not None:
+            raise StoreError(f"{row[0]!r} is a model judge: it is not assigned comparisons")
+
     def release(self, comparison_id: int, annotator_id: int) -> None:
         """Give a leased comparison back to the pool."""
         with self.transaction() as conn:
@@ -1017,6 +1086,7 @@ class Store:
         if shown_order not in SHOWN_ORDERS:
             raise StoreError(f"shown_order must be 'AB' or 'BA', not {shown_order!r}")
         check_note(rationale, "rationale")
+        self._check_person(annotator_id)
         with self.transaction() as conn:
             row = conn.execute(
                 "SELECT s.scale, s.overlap, c.n_judgments, c.is_gold FROM comparisons c"
@@ -1201,23 +1271,25 @@ class Store:
             raise StoreError(f"no response of {model!r} to prompt {prompt_id!r}")
         return row[0]
 
-    def stored_scores(self, study_id: int) -> dict[tuple[int, int], tuple[int, str]]:
-        """``(comparison_id, annotator_id)`` to ``(score, shown_order)`` for a study's judgments."""
+    def stored_verdicts(
+        self, study_id: int
+    ) -> dict[tuple[int, int], tuple[int, float | None, int | None, int | None]]:
+        """``(comparison_id, annotator_id)`` to ``(score, p_a, score_ab, score_ba)`` for a study."""
         rows = self.conn.execute(
-            "SELECT j.comparison_id, j.annotator_id, j.score, j.shown_order FROM judgments j"
-            " JOIN comparisons c ON c.id = j.comparison_id WHERE c.study_id = ?",
+            "SELECT j.comparison_id, j.annotator_id, j.score, j.p_a, j.score_ab, j.score_ba"
+            " FROM judgments j JOIN comparisons c ON c.id = j.comparison_id WHERE c.study_id = ?",
             [study_id],
         )
-        return {(c, a): (s, o) for c, a, s, o in rows}
+        return {(row[0], row[1]): tuple(row[2:]) for row in rows}
 
     def add_judgments(self, judgments: Iterable[ImportedJudgment]) -> tuple[int, int]:
         """Insert judgments made elsewhere; returns ``(inserted, unchanged)``.
 
         Unlike :meth:`record_judgment` the overlap is not enforced: outside data may hold more
         judgments per comparison than the study wants. A judgment already stored for the same
-        comparison and annotator with the same score is unchanged (one judgment per annotator and
-        comparison); with another score it raises :class:`DuplicateConflict`. Comparisons' counts
-        are recomputed.
+        comparison and annotator with the same verdict is unchanged (one judgment per annotator and
+        comparison); with another verdict it raises :class:`DuplicateConflict`. Comparisons' counts
+        of judgments by people, which the overlap is about, are recomputed.
         """
         inserted = unchanged = 0
         touched: set[int] = set()
@@ -1239,12 +1311,16 @@ class Store:
                     raise StoreError(str(e)) from None
                 if j.shown_order not in SHOWN_ORDERS:
                     raise StoreError(f"shown_order must be 'AB' or 'BA', not {j.shown_order!r}")
+                if j.p_a is not None and not 0 <= j.p_a <= 1:
+                    raise StoreError(f"p_a must be between 0 and 1, not {j.p_a!r}")
+                verdict = (int(j.score), j.p_a, j.score_ab, j.score_ba)
                 old = conn.execute(
-                    "SELECT score FROM judgments WHERE comparison_id = ? AND annotator_id = ?",
+                    "SELECT score, p_a, score_ab, score_ba FROM judgments"
+                    " WHERE comparison_id = ? AND annotator_id = ?",
                     [j.comparison_id, j.annotator_id],
                 ).fetchone()
                 if old is not None:
-                    if old[0] != j.score:
+                    if tuple(old) != verdict:
                         raise DuplicateConflict(
                             f"annotator {j.annotator_id} already judged comparison"
                             f" {j.comparison_id} differently"
@@ -1253,7 +1329,8 @@ class Store:
                     continue
                 conn.execute(
                     "INSERT INTO judgments (comparison_id, annotator_id, score, shown_order,"
-                    " rationale, seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    " rationale, seconds, created_at, p_a, score_ab, score_ba)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         j.comparison_id,
                         j.annotator_id,
@@ -1262,14 +1339,20 @@ class Store:
                         j.rationale,
                         j.seconds,
                         j.created_at or now_iso(),
+                        j.p_a,
+                        j.score_ab,
+                        j.score_ba,
                     ],
                 )
                 touched.add(j.comparison_id)
                 inserted += 1
+            # the overlap counts people: a model judge's verdict leaves the item open for them
+            people = (
+                "(SELECT count(*) FROM judgments j JOIN annotators a ON a.id = j.annotator_id"
+                " WHERE j.comparison_id = :c AND a.judge_kind = 'human')"
+            )
             conn.executemany(
-                "UPDATE comparisons SET"
-                " n_judgments = (SELECT count(*) FROM judgments j WHERE j.comparison_id = :c),"
-                " is_open = (SELECT count(*) FROM judgments j WHERE j.comparison_id = :c)"
+                f"UPDATE comparisons SET n_judgments = {people}, is_open = {people}"
                 "   < (SELECT s.overlap FROM studies s WHERE s.id = comparisons.study_id)"
                 " WHERE id = :c",
                 [{"c": c} for c in sorted(touched)],
@@ -1382,9 +1465,11 @@ class Store:
             )
         judged = self._read_columns(
             "SELECT id, comparison_id, annotator_id, score, shown_order = 'BA', seconds,"
-            " created_at, rationale FROM judgments" + span + " ORDER BY id",
+            " created_at, rationale, p_a, score_ab, score_ba FROM judgments"
+            + span
+            + " ORDER BY id",
             span_params,
-            kinds="iiiiiftt",
+            kinds="iiiiiftt" + "fff",
         )
         keys = self._read_columns(
             "SELECT c.id, c.study_id, c.prompt_id, c.response_a, c.response_b, c.is_gold,"
@@ -1395,7 +1480,9 @@ class Store:
             [] if chosen is None else [chosen],
             kinds="iitiiif",
         )
-        people = pd.read_sql_query("SELECT id, name, excluded FROM annotators", self.conn)
+        people = pd.read_sql_query(
+            "SELECT id, name, excluded, judge_kind FROM annotators", self.conn
+        )
         at = pd.Index(keys[0]).get_indexer(judged[1])  # each judgment's comparison
         of_annotator = pd.Index(people["id"]).get_indexer(judged[2])
         kept = (at >= 0) & (of_annotator >= 0)
@@ -1404,7 +1491,9 @@ class Store:
         if not kept.all():
             judged = [column[kept] for column in judged]
             at, of_annotator = at[kept], of_annotator[kept]
-        judgment, comparison, _, score, shown_ba, seconds, created_at, rationale = judged
+        judgment, comparison, _, score, shown_ba, seconds, created_at, rationale = judged[:8]
+        p_a, score_ab, score_ba = judged[8:]
+        p_a = np.where(np.isnan(p_a), (np.sign(score) + 1) / 2, p_a)
         study_id, prompt_id, response_a, response_b, is_gold, gold_score = (
             column[at] for column in keys[1:]
         )
@@ -1433,8 +1522,10 @@ class Store:
                 "model_b": _take(responses["model"], of_b),
                 "scale": _take(studies["scale"], of_study),
                 "score": score,
+                "p_a": p_a,
                 "shown_order": _take(pd.Series(["AB", "BA"]), shown_ba),
                 "annotator": _take(people["name"], of_annotator),
+                "judge_kind": _take(people["judge_kind"], of_annotator),
                 "seconds": seconds,
                 "created_at": created_at,
                 "len_a": _take(responses["chars"], of_a),
@@ -1443,6 +1534,8 @@ class Store:
                 "gold_score": gold_score,
                 "rationale": rationale,
                 "excluded": _take(people["excluded"], of_annotator),
+                "score_ab": score_ab,
+                "score_ba": score_ba,
             }
         )
         if with_text:
@@ -1640,6 +1733,9 @@ _FRAME_TYPES = {
     "len_a": "int64",
     "len_b": "int64",
     "gold_score": "float64",
+    "p_a": "float64",
+    "score_ab": "float64",
+    "score_ba": "float64",
 }
 
 

@@ -363,6 +363,26 @@ def test_huge_response_renders_as_plain_text(tmp_path: Path, monkeypatch) -> Non
     assert "Short and sweet." in response_columns(at)
 
 
+def test_empty_response_is_shown_as_such(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "empty.db"
+    monkeypatch.setenv("PAIRWISE_DB", str(path))
+    with Store(path) as s:
+        s.add_prompts(
+            [{"id": "p", "category": "c", "messages": CONVERSATION[1:2], "tags": [], "turns": 1}]
+        )
+        s.add_responses([("p", MODEL_A, ""), ("p", MODEL_B, "A prime has two divisors.")])
+        s.create_study("Silent", pairs=[(MODEL_A, MODEL_B)], overlap=1)
+    at = open_app()
+    columns = {}
+    for column in at.columns:
+        headers = [h.value for h in column.subheader]
+        if headers and headers[0] in ("Response 1", "Response 2"):
+            columns[headers[0]] = [c.value for c in column.caption] + [
+                m.value for m in column.markdown
+            ]
+    assert sorted(columns.values()) == [["(empty response)"], ["A prime has two divisors."]]
+
+
 # -- blinding ---------------------------------------------------------------------------------------
 
 

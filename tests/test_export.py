@@ -459,7 +459,8 @@ def test_raw_jsonl_reads_back_as_the_judgments_frame(prefs, tmp_path):
 def test_raw_csv_reads_back_as_the_judgments_frame(prefs, tmp_path):
     options = ExportOptions(format="raw-csv", exclude_flagged=False)
     path = export_dataset(prefs, tmp_path / "raw", options).files["all"]
-    back = pd.read_csv(path, keep_default_na=False, na_values={"seconds": [""], "gold_score": [""]})
+    missing = ("seconds", "gold_score", "score_ab", "score_ba")
+    back = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in missing})
     frame = _raw_expected(prefs)
     pd.testing.assert_frame_equal(back[frame.columns], frame, check_dtype=False)
 

@@ -376,8 +376,7 @@ BAD_RESPONSE_FILES = [
         "prompt_id",
         "unknown prompt",
     ),
-    ("r.jsonl", {"prompt_id": "p2", "model": "m1", "response": ""}, "response", "is empty"),
-    ("r.jsonl", {"prompt_id": "p2", "model": "m1", "response": " \n "}, "response", "is empty"),
+    ("r.jsonl", {"prompt_id": "p2", "model": "m1", "response": None}, "response", "is missing"),
     ("r.jsonl", {"prompt_id": "p2", "model": "m1"}, "response", "is missing"),
     ("r.jsonl", {"prompt_id": "p2", "response": "x"}, "model", "is missing"),
     (
@@ -425,7 +424,7 @@ ALPACA = [
 ]
 
 
-def alpaca_file(write_file, generator: str, outputs: list[str]) -> Path:
+def alpaca_file(write_file, generator: str, outputs: list[str | None]) -> Path:
     records = [
         {**item, "output": out, "generator": generator}
         for item, out in zip(ALPACA, outputs, strict=True)
@@ -450,12 +449,14 @@ def test_alpaca_eval_outputs_create_prompts_and_responses(store, write_file):
     assert store.study_progress(study)["comparisons"] == 3
 
 
-def test_alpaca_eval_empty_output_names_its_line(store, write_file):
-    path = alpaca_file(write_file, "gpt4", ["Red", "", "A tag"])
+def test_alpaca_eval_missing_output_names_its_line(store, write_file):
+    path = alpaca_file(write_file, "gpt4", ["Red", None, "A tag"])
     with pytest.raises(IngestError) as caught:
         import_responses(store, path)
     # indent=2: "[" on line 1, the first record on lines 2-7 ("{", four keys, "},")
     assert (caught.value.line, caught.value.field) == (8, "output")
+    assert "is missing" in caught.value.message
+    assert str(caught.value).endswith("\n(the file was read as AlpacaEval model outputs)")
     assert store.counts()["prompts"] == 0
 
 
@@ -647,7 +648,7 @@ def test_contradicting_judgments_are_refused(store, write_file):
 
     import_judgments(store, write_file("a.jsonl", jsonl(ARENA[0], flipped_again)))
     before = dump(store)
-    with pytest.raises(IngestError, match="stored with another score"):
+    with pytest.raises(IngestError, match="stored with another verdict"):
         import_judgments(store, write_file("a.jsonl", jsonl(contradiction)), study="a")
     assert dump(store) == before
 

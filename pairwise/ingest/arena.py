@@ -24,7 +24,7 @@ def battle_from(f: Fields) -> Judged | None:
     """A Chatbot Arena battle or an MT-Bench human judgment."""
     model_a, model_b = f.name("model_a"), f.name("model_b")
     winner = f.choice("winner", WINNER_SCORES)
-    judge = _judge(f)
+    judge, judge_kind = judge_name(f)
     turn = f.integer("turn", required=False, low=1)
     question = f.name("question_id", required=False, numbers=True)
     category = f.name("category", required=False) or DEFAULT_CATEGORY
@@ -62,16 +62,22 @@ def battle_from(f: Fields) -> Judged | None:
         shown_order="AB",
         fields=_ARENA_FIELDS,
         created_at=created,
+        judge_kind=judge_kind,
     )
 
 
-def _judge(f: Fields) -> str | None:
-    """The ``judge`` field: a name, or a list of names (``["gpt-4", "pair-v2"]``) joined by ``/``."""
+def judge_name(f: Fields) -> tuple[str | None, str]:
+    """The ``judge`` field and its kind.
+
+    A name (``"expert_3"``, ``"author_1"``, an Arena user) is a person; a list (``["gpt-4",
+    "pair-v2"]``: the model and its prompt template, as FastChat writes it) is a model judge,
+    named by the list joined with ``/``.
+    """
     value = f.record.data.get("judge")
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         joined = "/".join(v.strip() for v in value)
-        return f.check_text("judge", joined)
-    return f.name("judge")
+        return f.check_text("judge", joined), "model"
+    return f.name("judge"), "human"
 
 
 def _up_to_turn(

@@ -47,6 +47,15 @@ class Fields:
             return None
         return self.check_text(name, value, blank_ok=blank_ok)
 
+    def output(self, name: str, *, required: bool = True) -> str | None:
+        """A model's output, verbatim: ``""`` is a real output (a model that returned nothing).
+
+        In CSV an empty cell of a required output is an empty output; of an optional one, missing.
+        """
+        if self.record.data.get(name) == "" and (required or not self.record.from_csv):
+            return ""
+        return self.text(name, required=required, blank_ok=True)
+
     def check_text(self, name: str, value: Any, *, blank_ok: bool = False) -> str | None:
         if not isinstance(value, str):
             self.problem(name, f"must be a string, not {kind(value)}")
@@ -120,6 +129,14 @@ class Fields:
             return None
         return float(value)
 
+    def probability(self, name: str) -> float | None:
+        """An optional number from 0 to 1."""
+        value = self.number(name, high=2.0)
+        if value is not None and value > 1:
+            self.problem(name, f"must be a probability from 0 to 1, not {value!r}")
+            return None
+        return value
+
     def choice(self, name: str, allowed: Iterable[str], *, required: bool = True) -> str | None:
         value = self._get(name, required)
         if value is None:
@@ -174,7 +191,9 @@ class Fields:
                 shown = repr(role) if isinstance(role, str) else kind(role)
                 self.problem(f"{where}.role", f"must be one of {', '.join(ROLES)}, not {shown}")
                 return None
-            content = self.check_text(f"{where}.content", message.get("content"))
+            content = self.check_text(  # a model's reply may be empty; a person's turn not
+                f"{where}.content", message.get("content"), blank_ok=role == "assistant"
+            )
             if content is None:
                 return None
             out.append({"role": role, "content": content})

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..store import Prompt
 from .fields import Fields
+from .reader import Record
 from .texts import make_prompt
 
 
@@ -37,18 +38,38 @@ class Judged:
     rationale: str = ""
     seconds: float | None = None
     created_at: str | None = None
+    judge_kind: str = "human"  # "model": an automatic judge, named by ``annotator``
+    p_a: float | None = None  # a soft verdict: the probability that A is better
+    score_ab: int | None = None  # a judge shown both orders: its score with A shown first
+    score_ba: int | None = None  # ... and with B shown first (``score``: their consensus)
 
 
 @dataclass(frozen=True)
 class JudgmentFormat:
     """An outside judgment format: ``recognises`` a record's data, ``read`` turns it into a judgment.
 
-    ``read`` returns ``None`` after adding its problems to the record's fields.
+    ``read`` returns ``None`` after adding its problems to the record's fields. ``left_out``
+    gives the reason a record holds no verdict to import (counted, not an error), else ``None``.
     """
 
     name: str
     recognises: Callable[[dict[str, Any]], bool]
     read: Callable[[Fields], Judged | None]
+    left_out: Callable[[Record], str | None] = lambda record: None
+
+
+UNKNOWN_ORDER = "AB"
+"""The shown order of a judgment whose file does not say which side was shown first."""
+
+
+def soft_score(p_a: float) -> tuple[int, float | None]:
+    """The 3-point score of a probability that A is better, and the probability to keep.
+
+    The side with the higher probability wins (AlpacaEval counts a preference as a win the
+    same way); a hard verdict (1, 0.5, 0) needs no probability beside its score.
+    """
+    score = 1 if p_a > 0.5 else -1 if p_a < 0.5 else 0
+    return score, None if p_a in (0.0, 0.5, 1.0) else p_a
 
 
 def judged(f: Fields, prompt: tuple[Prompt, bool], **fields: Any) -> Judged:

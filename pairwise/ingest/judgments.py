@@ -1,9 +1,10 @@
 """Judgment files in: any :class:`~pairwise.ingest.judged.JudgmentFormat`, placed in a study.
 
-Every record is read by the first format in :data:`JUDGMENT_FORMATS` that recognises it. Then,
-for all formats alike: texts (given, else placeholders), the study (new or existing, its scale
-checked against every score), one orientation per model pair, and the judgments, all written in
-one transaction.
+Every record is read by the first format in :data:`JUDGMENT_FORMATS` that recognises it; a file
+whose first record no format recognises is refused as a whole, naming the formats it could be.
+Then, for all formats alike: texts (given, else placeholders), the study (new or existing, its
+scale checked against every score), one orientation per model pair, each judge as a person or a
+model judge, and the judgments, all written in one transaction.
 """
 
 from __future__ import annotations
@@ -13,29 +14,93 @@ from typing import Any, NamedTuple
 
 from ..scales import Scale
 from ..store import ImportedJudgment, Prompt, Store, StoreError
-from . import arena, own
+from . import alpaca_eval, arena, own
 from .fields import Fields
 from .judged import Judged, JudgmentFormat, placeholder_response
 from .reader import Imported, Problems, Record, read_records
-from .texts import Response, new_prompts, new_responses, parsed
+from .texts import Response, new_prompts, new_responses
 
 IMPORTED_QUESTION = "Which response is better?"
-JUDGMENT_FORMATS: tuple[JudgmentFormat, ...] = (arena.BATTLES, own.JUDGMENTS)
-"""Tried in order for each record; our own format, last, takes any record."""
+JUDGMENT_FORMATS: tuple[JudgmentFormat, ...] = (
+    alpaca_eval.ANNOTATIONS,
+    arena.BATTLES,
+    own.JUDGMENTS,
+)
+"""Tried in order for each record: the first that recognises it reads it."""
 
 
-def judged_from(record: Record, problems: Problems) -> Judged | None:
-    f = Fields(record, problems)
-    form = next(form for form in JUDGMENT_FORMATS if form.recognises(record.data))
-    judged = form.read(f)
-    if judged is not None and judged.model_a == judged.model_b:
-        f.problem("model_b", "names the same model as model_a")
-    return None if f.failed else judged
+def read_judged(records: list[Record], problems: Problems) -> tuple[list[Judged], dict[str, int]]:
+    """The records' judgments, and how many records were left out, by reason.
+
+    Sets ``problems.read_as`` to the format(s) the records were read in.
+    """
+    judged: list[Judged] = []
+    left_out: dict[str, int] = {}
+    used: dict[str, None] = {}
+    for record in records:
+        form = next((f for f in JUDGMENT_FORMATS if f.recognises(record.data)), None)
+        if form is None:
+            if not used:  # the file's first record: the file is not in a supported format
+                problems.add(None, None, _unsupported(record))
+                return [], {}
+            problems.add(record.line, None, f"is in none of the formats: {_names(used)}")
+            continue
+        used[form.name] = None
+        problems.read_as = _names(used)
+        reason = form.left_out(record)
+        if reason is not None:
+            left_out[reason] = left_out.get(reason, 0) + 1
+            continue
+        f = Fields(record, problems)
+        j = form.read(f)
+        if j is not None and j.model_a == j.model_b:
+            f.problem("model_b", "names the same model as model_a")
+        if not f.failed:
+            judged.append(j)
+    if records and used and not judged and not problems.items:
+        problems.add(None, None, "holds no judged records")
+    return judged, left_out
 
 
-def _flip(score: int, shown_order: str) -> tuple[int, str]:
-    """The same judgment seen from the other model: score negated, sides swapped."""
-    return -score, "BA" if shown_order == "AB" else "AB"
+def _unsupported(record: Record) -> str:
+    """Why a file is refused as a whole: its first record is in none of the judgment formats."""
+    if alpaca_eval.is_model_outputs([record]):
+        return "holds AlpacaEval model outputs, not judgments: import it with `pairwise import responses`"
+    fields = ", ".join(sorted(map(str, record.data))[:12]) or "none"
+    return (
+        f"is in no supported judgment format: its first record (line {record.line}) has the"
+        f" fields {fields}; supported: {_names(f.name for f in JUDGMENT_FORMATS)}"
+        " (see docs/formats.md)"
+    )
+
+
+def _names(names: Any) -> str:
+    return "; ".join(names)
+
+
+class _Verdict(NamedTuple):
+    """What a judgment says, oriented to one model A; turned around by :meth:`flipped`."""
+
+    score: int
+    shown_order: str
+    p_a: float | None
+    score_ab: int | None
+    score_ba: int | None
+
+    def flipped(self) -> _Verdict:
+        """The same verdict seen from the other model: scores negated, sides swapped."""
+        return _Verdict(
+            -self.score,
+            {"AB": "BA", "BA": "AB"}.get(self.shown_order, self.shown_order),
+            None if self.p_a is None else 1 - self.p_a,
+            None if self.score_ba is None else -self.score_ba,
+            None if self.score_ab is None else -self.score_ab,
+        )
+
+    @property
+    def stored(self) -> tuple[int, float | None, int | None, int | None]:
+        """The parts a repeat must match (the side shown aside)."""
+        return self.score, self.p_a, self.score_ab, self.score_ba
 
 
 class _StudyPlan(NamedTuple):
@@ -87,8 +152,11 @@ def _plan_study(
     for j in judged:
         pair = frozenset((j.model_a, j.model_b))
         orientation.setdefault(pair, (j.model_a, j.model_b))
-        raters.setdefault((j.prompt.id, pair), set()).add(j.annotator)
-    overlap = max(len(r) for r in raters.values())
+        people = raters.setdefault((j.prompt.id, pair), set())
+        if j.judge_kind == "human":
+            people.add(j.annotator)
+    # the overlap asks for people: a study of model verdicts alone wants one person per item
+    overlap = max(1, *(len(r) for r in raters.values()))
     return _StudyPlan(name, existing, points, orientation, overlap)
 
 
@@ -99,7 +167,7 @@ def import_judgments(store: Store, path: str | Path, *, study: str | None = None
     """
     file = str(path)
     problems = Problems(file)
-    judged = [j for _, j in parsed(read_records(path, problems), judged_from, problems)]
+    judged, left_out = read_judged(read_records(path, problems), problems)
     problems.check()
     by_study: dict[str, list[Judged]] = {}
     for j in judged:
@@ -126,7 +194,7 @@ def import_judgments(store: Store, path: str | Path, *, study: str | None = None
         "responses": responses_unchanged,
         "judgments": judgments_unchanged + duplicates,
     }
-    return Imported(file, inserted, unchanged)
+    return Imported(file, inserted, unchanged, problems.read_as, left_out)
 
 
 def _judged_texts(
@@ -184,32 +252,35 @@ def _study_judgments(
         study = plan.existing
     oriented = []
     for j in judged:
-        score, order = j.score, j.shown_order
+        verdict = _Verdict(j.score, j.shown_order, j.p_a, j.score_ab, j.score_ba)
         a, b = plan.orientation[frozenset((j.model_a, j.model_b))]
         if (a, b) != (j.model_a, j.model_b):
-            score, order = _flip(score, order)
-        oriented.append((j, a, b, score, order))
-    places = store.add_comparisons(study.id, [(j.prompt.id, a, b) for j, a, b, _, _ in oriented])
-    stored = store.stored_scores(study.id)
-    seen: dict[tuple[int, int], tuple[int, int]] = {}
+            verdict = verdict.flipped()
+        oriented.append((j, a, b, verdict))
+    places = store.add_comparisons(study.id, [(j.prompt.id, a, b) for j, a, b, _ in oriented])
+    stored = store.stored_verdicts(study.id)
+    judges: dict[str, int | None] = {}
+    seen: dict[tuple[int, int], tuple[int, tuple]] = {}
     rows, repeated = [], 0
-    for (j, a, b, score, order), (comparison_id, flipped) in zip(oriented, places, strict=True):
+    for (j, a, b, verdict), (comparison_id, flipped) in zip(oriented, places, strict=True):
         if flipped:
-            score, order = _flip(score, order)
-        annotator_id = store.ensure_annotator(j.annotator).id
+            verdict = verdict.flipped()
+        annotator_id = _judge_id(store, j, judges, problems)
+        if annotator_id is None:
+            continue
         key = (comparison_id, annotator_id)
         what = f"{j.annotator!r} on prompt {j.prompt.id!r}, {a!r} vs {b!r}"
         if key in seen:
             line, first = seen[key]
-            if first != score:
+            if first != verdict.stored:
                 problems.add(j.line, j.fields[0], f"judgment of {what} differs from line {line}")
             repeated += 1
             continue
-        seen[key] = (j.line, score)
+        seen[key] = (j.line, verdict.stored)
         if key in stored:
-            if stored[key][0] != score:
+            if stored[key] != verdict.stored:
                 problems.add(
-                    j.line, j.fields[0], f"judgment of {what} is stored with another score"
+                    j.line, j.fields[0], f"judgment of {what} is stored with another verdict"
                 )
             repeated += 1
             continue
@@ -217,11 +288,27 @@ def _study_judgments(
             ImportedJudgment(
                 comparison_id=comparison_id,
                 annotator_id=annotator_id,
-                score=score,
-                shown_order=order,
+                score=verdict.score,
+                shown_order=verdict.shown_order,
                 rationale=j.rationale,
                 seconds=j.seconds,
                 created_at=j.created_at,
+                p_a=verdict.p_a,
+                score_ab=verdict.score_ab,
+                score_ba=verdict.score_ba,
             )
         )
     return rows, repeated
+
+
+def _judge_id(
+    store: Store, j: Judged, judges: dict[str, int | None], problems: Problems
+) -> int | None:
+    """The stored judge of a record, created with its kind; a clash of kinds is a problem."""
+    if j.annotator not in judges:
+        try:
+            judges[j.annotator] = store.ensure_annotator(j.annotator, judge_kind=j.judge_kind).id
+        except StoreError as e:
+            problems.add(j.line, None, str(e))
+            judges[j.annotator] = None
+    return judges[j.annotator]

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..scales import SCALE_POINTS, SHOWN_ORDERS
-from ..store import Prompt
+from ..store import JUDGE_KINDS, Prompt
 from .fields import Fields
-from .judged import Judged, JudgmentFormat, judged, prompt_or_placeholder
+from .judged import Judged, JudgmentFormat, judged, prompt_or_placeholder, soft_score
 from .reader import Problems, Record
 from .texts import DEFAULT_CATEGORY, Response, ResponseFormat, make_prompt, prompt_messages
 
@@ -32,12 +32,15 @@ def prompt_from(record: Record, problems: Problems) -> Prompt | None:
 
 def response_from(record: Record, problems: Problems) -> tuple[None, Response] | None:
     f = Fields(record, problems)
-    response = Response(f.name("prompt_id"), f.name("model"), f.text("response"))
+    response = Response(f.name("prompt_id"), f.name("model"), f.output("response"))
     return None if f.failed else (None, response)
 
 
 RESPONSES = ResponseFormat(
-    "responses", recognises=lambda records: True, read=response_from, response_field="response"
+    "pairwise responses",
+    recognises=lambda records: True,
+    read=response_from,
+    response_field="response",
 )
 
 
@@ -70,9 +73,17 @@ def frame_row_from(f: Fields) -> Judged | None:
     category = f.name("category", required=False) or DEFAULT_CATEGORY
     turns = f.integer("turns", required=False, low=1)
     messages = prompt_messages(f, required=False)
-    text_a, text_b = (f.text(n, required=False) for n in ("response_a", "response_b"))
+    text_a, text_b = (f.output(n, required=False) for n in ("response_a", "response_b"))
+    judge_kind = f.choice("judge_kind", JUDGE_KINDS, required=False) or "human"
+    p_a = f.probability("p_a")
+    score_ab, score_ba = (f.integer(n, required=False) for n in ("score_ab", "score_ba"))
     if f.failed:
         return None
+    if p_a is not None:
+        side, p_a = soft_score(p_a)
+        if side != (score > 0) - (score < 0):
+            f.problem("p_a", f"{f.record.data['p_a']!r} disagrees with {score_field} {score!r}")
+            return None
     if turns is not None and turns > 100:
         turns = 1
     return judged(
@@ -97,6 +108,10 @@ def frame_row_from(f: Fields) -> Judged | None:
         rationale=rationale,
         seconds=seconds,
         created_at=created_at,
+        judge_kind=judge_kind,
+        p_a=p_a,
+        score_ab=score_ab,
+        score_ba=score_ba,
     )
 
 
@@ -108,4 +123,8 @@ def _is_iso_time(text: str) -> bool:
     return True
 
 
-JUDGMENTS = JudgmentFormat("pairwise judgments", recognises=lambda data: True, read=frame_row_from)
+JUDGMENTS = JudgmentFormat(
+    "pairwise judgments",
+    recognises=lambda data: "score" in data or "outcome" in data or "prompt_id" in data,
+    read=frame_row_from,
+)

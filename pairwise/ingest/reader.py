@@ -42,10 +42,13 @@ class IngestError(Exception):
     ``message`` are those of the first.
     """
 
-    def __init__(self, file: str, problems: list[Problem], more: int = 0) -> None:
+    def __init__(
+        self, file: str, problems: list[Problem], more: int = 0, read_as: str | None = None
+    ) -> None:
         self.file = file
         self.problems = problems
         self.more = more
+        self.read_as = read_as
         first = problems[0]
         self.line, self.field, self.message = first.line, first.field, first.message
         super().__init__(str(self))
@@ -54,6 +57,8 @@ class IngestError(Exception):
         lines = [p.describe(self.file) for p in self.problems]
         if self.more:
             lines.append(f"... and {self.more} more problem{'s' if self.more > 1 else ''}")
+        if self.read_as:
+            lines.append(f"(the file was read as {self.read_as})")
         return "\n".join(lines)
 
 
@@ -64,6 +69,7 @@ class Problems:
         self.file = file
         self.items: list[Problem] = []
         self.more = 0
+        self.read_as: str | None = None  # the format the records were read in, once known
 
     def add(self, line: int | None, field: str | None, message: str) -> None:
         if len(self.items) < MAX_PROBLEMS:
@@ -74,23 +80,31 @@ class Problems:
     def check(self) -> None:
         if self.items:
             ordered = sorted(self.items, key=lambda p: -1 if p.line is None else p.line)
-            raise IngestError(self.file, ordered, self.more)
+            raise IngestError(self.file, ordered, self.more, self.read_as)
 
 
 @dataclass(frozen=True)
 class Imported:
-    """What one import wrote: rows inserted, and rows found already stored, per table."""
+    """What one import wrote: rows inserted, and rows found already stored, per table.
+
+    ``read_as`` names the format the file was read in; ``left_out`` counts records that hold
+    nothing to import (an AlpacaEval annotation not judged), by reason.
+    """
 
     file: str
     inserted: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
+    read_as: str | None = None
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         parts = [
             f"{table}: {n} inserted, {self.unchanged.get(table, 0)} unchanged"
             for table, n in self.inserted.items()
         ]
-        return f"{self.file}: " + "; ".join(parts)
+        parts += [f"left out: {n} record(s) {reason}" for reason, n in self.left_out.items()]
+        head = self.file + (f" (read as {self.read_as})" if self.read_as else "")
+        return f"{head}: " + "; ".join(parts)
 
 
 class Record(NamedTuple):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from ..store import Prompt, Store
 from . import alpaca_eval, own
-from .reader import Imported, Problems, read_records
+from .judgments import JUDGMENT_FORMATS
+from .reader import Imported, Problems, Record, read_records
 from .texts import ResponseFormat, new_prompts, new_responses, parsed
 
 RESPONSE_FORMATS: tuple[ResponseFormat, ...] = (alpaca_eval.MODEL_OUTPUTS, own.RESPONSES)
@@ -38,7 +39,10 @@ def import_responses(store: Store, path: str | Path) -> Imported:
     """Add a responses file (or an AlpacaEval ``model_outputs.json``) to the store, all or nothing."""
     problems = Problems(str(path))
     records = read_records(path, problems)
+    _refuse_judgments(records, problems)
     form = next(f for f in RESPONSE_FORMATS if f.recognises(records))
+    if records:
+        problems.read_as = form.name
     pairs = parsed(records, form.read, problems)
     items = [(line, form.response_field, r) for line, (_, r) in pairs]
     problems.check()
@@ -61,4 +65,19 @@ def import_responses(store: Store, path: str | Path) -> Imported:
         if form.prompt_field is not None:
             inserted["prompts"], unchanged["prompts"] = store.add_prompts(prompts)
         inserted["responses"], unchanged["responses"] = store.add_responses(responses)
-    return Imported(str(path), inserted, unchanged)
+    return Imported(str(path), inserted, unchanged, form.name)
+
+
+def _refuse_judgments(records: list[Record], problems: Problems) -> None:
+    """A judgment file given as responses is refused as a whole, with the command it needs."""
+    if not records or "response" in records[0].data or "output" in records[0].data:
+        return
+    for form in JUDGMENT_FORMATS:
+        if form.recognises(records[0].data):
+            problems.add(
+                None,
+                None,
+                f"holds judgments ({form.name}), not responses:"
+                " import it with `pairwise import judgments`",
+            )
+            problems.check()

@@ -12,7 +12,13 @@ import streamlit as st
 
 from pairwise.pages.common import Context, as_admin, require_admin
 from pairwise.pages.studies import select_study
-from pairwise.quality import annotator_quality, flagged_comparisons, hourly_counts, throughput
+from pairwise.quality import (
+    annotator_quality,
+    flagged_comparisons,
+    hourly_counts,
+    people_only,
+    throughput,
+)
 from pairwise.store import Study
 
 WINDOWS = {1.0: "last hour", 6.0: "last 6 hours", 24.0: "last 24 hours"}
@@ -62,7 +68,7 @@ def page() -> None:
     study = select_study(ctx.store, key="progress.study")
     if study is None:
         return
-    judgments = ctx.store.judgments_frame(study.id, include_excluded=True)
+    judgments = people_only(ctx.store.judgments_frame(study.id, include_excluded=True))
     passes = ctx.store.passes_frame(study.id)
     _overview(ctx, study, judgments)
     st.subheader("Annotators")
