@@ -125,7 +125,7 @@ def init(app: App, demo: bool) -> None:
 
 @main.group("import")
 def import_() -> None:
-    """Import prompts, responses and judgments (JSONL, JSON or CSV; see pairwise.ingest)."""
+    """Import prompts, responses and judgments (JSONL, JSON or CSV; see docs/formats.md)."""
 
 
 @import_.command("prompts")
