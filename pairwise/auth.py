@@ -57,6 +57,12 @@ def invite(
     return person, token
 
 
+def first_invitation(store: Store) -> bool:
+    """Whether the next invitation turns sign-in on: no link was ever issued, so the app still
+    runs in local demo mode, and whoever is invited next is the first who can sign in."""
+    return store.token_count() == 0
+
+
 def sign_in(store: Store, token: str) -> Annotator | None:
     """The annotator a live token belongs to, or ``None`` for an unknown or revoked one."""
     if not token:

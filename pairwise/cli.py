@@ -304,8 +304,20 @@ def _progress_line(store: Store, s: Study) -> str:
 )
 @pass_store
 def invite(store: Store, name: str, admin: bool, email: str | None, base_url: str) -> None:
-    """Invite NAME and print their personal sign-in link (shown this once only)."""
-    person, token = auth.invite(store, name, admin=admin, email=email)
+    """Invite NAME and print their personal sign-in link (shown this once only).
+
+    The first invitation turns sign-in on and ends local demo mode, so it must be an admin's:
+    invite yourself first with --admin, then your annotators.
+    """
+    with store.transaction():  # the check and the invitation at once: one first invitation
+        if not admin and auth.first_invitation(store):
+            raise click.ClickException(
+                "nobody has been invited yet: the first invitation turns sign-in on and ends"
+                f" local demo mode, so inviting {name} as an annotator would leave nobody able"
+                " to administer the app from a browser. Invite an admin first"
+                " (pairwise invite YOUR-NAME --admin), then the annotators."
+            )
+        person, token = auth.invite(store, name, admin=admin, email=email)
     click.echo(f"Invited {person.name} ({person.role}). Personal sign-in link, shown only once:")
     click.echo(auth.link(base_url, token))
 

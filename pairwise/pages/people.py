@@ -55,7 +55,7 @@ def base_url() -> str:
 
 def _invite(ctx: Context) -> None:
     st.subheader("Invite")
-    first = ctx.store.token_count() == 0
+    first = auth.first_invitation(ctx.store)
     if first:
         st.warning(
             "The first link turns sign-in on and ends local demo mode, so it is an admin link:"
