@@ -12,16 +12,18 @@ ingest, the format names); a command that needs the data stack imports its modul
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sqlite3
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from . import auth
+from . import auth, progress
 from .formats import EXPORT_AGGREGATIONS, EXPORT_FORMATS, REPORT_FORMATS
 from .ingest import (
     IngestError,
@@ -74,6 +76,37 @@ class App:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator[None]:
+    """Draw the library's progress as bars on standard error while the block runs, one bar per
+    stage (reading, checking, writing...), when standard error is a terminal; otherwise (a pipe,
+    a file, a test runner) draw nothing, so that scripts and logs get only the results."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    shown: dict[str, Any] = {}  # the stage on screen, its bar, and its last count
+
+    def finish() -> None:
+        if shown:
+            shown["bar"].render_finish()
+            shown.clear()
+
+    def draw(stage: str, done: int, total: int) -> None:
+        if not shown or shown["stage"] != stage or done < shown["done"] or total != shown["total"]:
+            finish()
+            bar = click.progressbar(length=total, label=stage.capitalize(), file=sys.stderr)
+            shown.update(stage=stage, bar=bar, done=0, total=total)
+            bar.render_progress()
+        shown["bar"].update(done - shown["done"])
+        shown["done"] = done
+
+    try:
+        with progress.reporting(draw):
+            yield
+    finally:
+        finish()
 
 
 def pass_store(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -133,7 +166,9 @@ def import_() -> None:
 @pass_store
 def import_prompts_command(store: Store, file: str) -> None:
     """Import prompts: id, category, prompt or messages, tags."""
-    click.echo(import_prompts(store, file))
+    with progress_bar():
+        imported = import_prompts(store, file)
+    click.echo(imported)
 
 
 @import_.command("responses")
@@ -141,7 +176,9 @@ def import_prompts_command(store: Store, file: str) -> None:
 @pass_store
 def import_responses_command(store: Store, file: str) -> None:
     """Import responses (prompt_id, model, response) or an AlpacaEval model_outputs.json."""
-    click.echo(import_responses(store, file))
+    with progress_bar():
+        imported = import_responses(store, file)
+    click.echo(imported)
 
 
 @import_.command("judgments")
@@ -151,7 +188,9 @@ def import_responses_command(store: Store, file: str) -> None:
 def import_judgments_command(store: Store, file: str, study: str | None) -> None:
     """Import judgments: AlpacaEval annotations, Chatbot Arena / MT-Bench records, or our own
     judgments frame (docs/formats.md)."""
-    click.echo(import_judgments(store, file, study=study))
+    with progress_bar():
+        imported = import_judgments(store, file, study=study)
+    click.echo(imported)
 
 
 # -- study -----------------------------------------------------------------------------------------
@@ -358,7 +397,10 @@ def report_command(
 
     if study is not None:
         store.get_study(study)  # an unknown study is an error, not an empty report
-    result = report.report_from_store(store, study, rounds=rounds, seed=seed, confidence=confidence)
+    with progress_bar():
+        result = report.report_from_store(
+            store, study, rounds=rounds, seed=seed, confidence=confidence
+        )
     if out is None:
         click.echo(report.render(result, fmt or "md"))
         return
@@ -442,7 +484,8 @@ def export_command(
         test_fraction=test_fraction,
         seed=seed,
     )
-    written = export.export_dataset(store, output, options)
+    with progress_bar():
+        written = export.export_dataset(store, output, options)
     counts = written.export.counts
     for split, path in written.files.items():
         rows = counts["records"] if split == "all" else counts[f"{split}_records"]

@@ -21,7 +21,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from analysis.frame import describe_row, require_columns
 
+from . import progress
 from .formats import EXPORT_AGGREGATIONS as AGGREGATIONS
 from .formats import EXPORT_FORMATS as FORMATS
 from .store import PASS_REASONS, Store, now_iso
@@ -775,7 +776,10 @@ def build_export(store: Store, options: ExportOptions) -> Export:
     Preference formats read only the columns they use (:meth:`Store.judgment_scores` joined to
     :meth:`Store.comparison_texts`); the raw formats read the whole judgments frame.
     """
+    stage = "reading judgments"
+    progress.report(stage, 0, 3)
     texts = store.comparison_texts(options.study)
+    progress.report(stage, 1, 3)
     rows = dict(include_excluded=options.include_excluded, include_gold=options.include_gold)
     if options.is_raw:
         judgments = store.judgments_frame(options.study, **rows)
@@ -785,6 +789,7 @@ def build_export(store: Store, options: ExportOptions) -> Export:
         for name in ("study", "prompt_id", "category", "model_a", "model_b"):
             codes, names = pd.factorize(texts[name])
             judgments[name] = pd.Categorical.from_codes(codes[at], categories=names)
+    progress.report(stage, 2, 3)
     flagged: set = set()
     if options.exclude_flagged:
         excluded = set()
@@ -793,6 +798,7 @@ def build_export(store: Store, options: ExportOptions) -> Export:
         flagged = flagged_comparison_ids(
             store.passes_frame(options.study), ignore_annotators=excluded
         )
+    progress.report(stage, 3, 3)
     return prepare_export(judgments, texts, options, flagged=flagged)
 
 
@@ -866,8 +872,10 @@ def _replace_all(jobs: Sequence[tuple[Path, Callable[[Path], None]]]) -> None:
 _CHUNK = 50_000
 
 
-def _chunks(rows: np.ndarray) -> list[np.ndarray]:
-    return [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)] or [rows]
+def _chunks(rows: np.ndarray) -> Iterator[np.ndarray]:
+    """The rows in slices of ``_CHUNK``, reported as progress of the file being written."""
+    chunks = [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)] or [rows]
+    return progress.track(chunks, "writing records")
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +23,7 @@ import pandas as pd
 
 import analysis
 
+from . import progress
 from .formats import REPORT_FORMATS as FORMATS
 from .store import Store
 
@@ -113,8 +114,12 @@ def build_report(
         ),
     }
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(run) for name, (wanted, run) in sections.items() if wanted}
-        done = {name: _decategorize(future.result()) for name, future in futures.items()}
+        futures = {pool.submit(run): name for name, (wanted, run) in sections.items() if wanted}
+        done: dict[str, Any] = {}
+        progress.report("computing the report", 0, len(futures))
+        for future in as_completed(futures):
+            done[futures[future]] = _decategorize(future.result())
+            progress.report("computing the report", len(done), len(futures))
     scales = sorted(int(s) for s in frame["scale"].unique()) if "scale" in frame.columns else []
 
     meta = {
@@ -170,7 +175,9 @@ def report_from_store(
     confidence: float = 0.95,
 ) -> Report:
     """The report on a study (or every study) of a store, excluded annotators left out."""
+    progress.report("loading judgments", 0, 1)
     frame = store.judgments_frame(study, include_gold=False)
+    progress.report("loading judgments", 1, 1)
     return build_report(
         frame, rounds=rounds, seed=seed, confidence=confidence, study=study, counts=store.counts()
     )

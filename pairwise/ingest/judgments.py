@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .. import progress
 from ..scales import Scale
 from ..store import ImportedJudgment, Prompt, Store, StoreError
 from . import alpaca_eval, arena, own
@@ -37,7 +38,7 @@ def read_judged(records: list[Record], problems: Problems) -> tuple[list[Judged]
     judged: list[Judged] = []
     left_out: dict[str, int] = {}
     used: dict[str, None] = {}
-    for record in records:
+    for record in progress.track(records, "checking records"):
         form = next((f for f in JUDGMENT_FORMATS if f.recognises(record.data)), None)
         if form is None:
             if not used:  # the file's first record: the file is not in a supported format
@@ -186,7 +187,7 @@ def import_judgments(store: Store, path: str | Path, *, study: str | None = None
             rows.extend(new_rows)
             duplicates += repeated
         problems.check()
-        _, judgments_unchanged = store.add_judgments(rows)
+        _, judgments_unchanged = store.add_judgments(progress.track(rows, "writing judgments"))
         after = store.counts()
     inserted = {t: after[t] - before[t] for t in after if t in before}
     unchanged = {

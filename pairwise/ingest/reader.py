@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .. import progress
+
 MAX_FIELD_CHARS = 2_000_000
 MAX_PROBLEMS = 20
 _READERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
@@ -122,6 +124,8 @@ def read_records(path: str | Path, problems: Problems) -> list[Record]:
     if reader is None:
         problems.add(None, None, f'unknown file type "{path.suffix}"; use .jsonl, .json or .csv')
         return []
+    stage = f"reading {path.name}"
+    progress.report(stage, 0, 1)
     text = read_text(path, problems)
     if text is None:
         return []
@@ -133,6 +137,7 @@ def read_records(path: str | Path, problems: Problems) -> list[Record]:
         records = _jsonl_records(text, problems)
     if not records and not problems.items:
         problems.add(None, None, "holds no records")
+    progress.report(stage, 1, 1)
     return records
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import progress
 from ..store import Prompt, Store
 from . import alpaca_eval, own
 from .judgments import JUDGMENT_FORMATS
@@ -31,7 +32,7 @@ def import_prompts(store: Store, path: str | Path) -> Imported:
     with store.transaction():
         prompts = new_prompts(((line, "id", p) for line, p in items), problems, store)
         problems.check()
-        inserted, unchanged = store.add_prompts(prompts)
+        inserted, unchanged = store.add_prompts(progress.track(prompts, "writing prompts"))
     return Imported(str(path), {"prompts": inserted}, {"prompts": unchanged})
 
 
@@ -63,8 +64,12 @@ def import_responses(store: Store, path: str | Path) -> Imported:
         responses = new_responses(items, problems, store)
         problems.check()
         if form.prompt_field is not None:
-            inserted["prompts"], unchanged["prompts"] = store.add_prompts(prompts)
-        inserted["responses"], unchanged["responses"] = store.add_responses(responses)
+            inserted["prompts"], unchanged["prompts"] = store.add_prompts(
+                progress.track(prompts, "writing prompts")
+            )
+        inserted["responses"], unchanged["responses"] = store.add_responses(
+            progress.track(responses, "writing responses")
+        )
     return Imported(str(path), inserted, unchanged, form.name)
 
 

@@ -7,9 +7,10 @@ content, earlier in the file or already stored, is a problem on the line that re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
+from .. import progress
 from ..store import Prompt, Store, content_hash
 from .fields import Fields
 from .reader import Problems, Record
@@ -57,10 +58,10 @@ def make_prompt(prompt_id: str, category: str, messages: list[dict[str, str]], t
     return Prompt(prompt_id, category, messages, list(tags), turns)
 
 
-def parsed(records: Iterable[Record], parse: Callable, problems: Problems) -> list[tuple]:
+def parsed(records: Sequence[Record], parse: Callable, problems: Problems) -> list[tuple]:
     """``(line, value)`` for each record that ``parse`` accepts."""
     out = []
-    for record in records:
+    for record in progress.track(records, "checking records"):
         value = parse(record, problems)
         if value is not None:
             out.append((record.line, value))
