@@ -88,6 +88,33 @@ def outcome_signs(frame: pd.DataFrame) -> np.ndarray:
     return from_score
 
 
+def credits(frame: pd.DataFrame, signs: np.ndarray | None = None) -> np.ndarray:
+    """The probability credited to model A by each judgment: its ``p_a`` where the frame has one,
+    else 1 / 0.5 / 0 for a win / tie / loss (``signs``, from :func:`outcome_signs` by default).
+
+    Their mean is the "win + ½ tie" rate, which for soft verdicts (a weighted judge's
+    probabilities) is AlpacaEval's weighted win rate. A ``p_a`` must lie in [0, 1] and lean the
+    way the judgment's outcome does.
+    """
+    signs = outcome_signs(frame) if signs is None else signs
+    hard = (signs + 1) / 2
+    if "p_a" not in frame.columns:
+        return hard
+    given = frame["p_a"]
+    if not pd.api.types.is_numeric_dtype(given) or pd.api.types.is_bool_dtype(given):
+        raise ValueError(f"column 'p_a' must hold numbers, not {given.dtype}")
+    p = given.to_numpy(dtype=float, na_value=np.nan)
+    known = ~np.isnan(p)
+    bad = np.flatnonzero(known & ((p < 0) | (p > 1) | (np.sign(p - 0.5) != signs)))
+    if bad.size:
+        at = bad[0]
+        raise ValueError(
+            f"{describe_row(frame, at)}: p_a {p[at]!r} is not a probability that leans the way"
+            f" the outcome does (sign {int(signs[at])})"
+        )
+    return np.where(known, p, hard)
+
+
 def normalize_judgments(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with both ``score`` and ``outcome``, whichever one it came with.
 
@@ -108,8 +135,8 @@ def canonical_pairs(frame: pd.DataFrame) -> pd.DataFrame:
 
     A pair judged in one orientation only (the app's case: a study fixes which model is A) keeps
     it. A pair that appears both ways (imported arena data) is turned to alphabetical order, which
-    does not depend on row order. Turned rows get the opposite score and outcome, swapped lengths
-    and the opposite ``shown_order``.
+    does not depend on row order. Turned rows get the opposite score and outcome, ``1 - p_a``,
+    swapped lengths and the opposite ``shown_order``.
     """
     require_columns(frame, PAIR, needed_by="canonical_pairs")
     codes, _ = pd.factorize(
@@ -160,6 +187,12 @@ def _turn(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
     for column in ("score", "gold_score"):
         if column in frame.columns:
             out[column] = frame[column].where(keep, -frame[column])
+    if "p_a" in frame.columns:
+        out["p_a"] = frame["p_a"].where(keep, 1 - frame["p_a"])
+    if "score_ab" in frame.columns and "score_ba" in frame.columns:
+        # A shown first becomes B shown first: the orders swap, the scores turn
+        out["score_ab"] = frame["score_ab"].where(keep, -frame["score_ba"])
+        out["score_ba"] = frame["score_ba"].where(keep, -frame["score_ab"])
     if "outcome" in frame.columns:
         turned = frame["outcome"].map({"win": "loss", "loss": "win", "tie": "tie"})
         out["outcome"] = frame["outcome"].where(keep, turned)

@@ -23,6 +23,7 @@ from .frame import (
     PAIR,
     PAIR_AND_PROMPT,
     canonical_pairs,
+    credits,
     outcome_signs,
     require_columns,
     require_outcomes,
@@ -39,6 +40,7 @@ from .intervals import (
 
 Method = Literal["auto", "wilson", "cluster_bootstrap"]
 COUNTS = ["wins", "ties", "losses"]
+CREDIT = "credit"  # per prompt: the sum of p_a, the probability credited to model A
 RATES = ["win_rate", "tie_rate", "loss_rate", "win_half_tie_rate"]
 # Columns that describe the prompt rather than the judgment; the majority view keeps them.
 PROMPT_COLUMNS = ("category", "turns")
@@ -46,6 +48,9 @@ PROMPT_COLUMNS = ("category", "turns")
 
 def prompt_outcome_counts(frame: pd.DataFrame) -> pd.DataFrame:
     """Wins, ties and losses for model A per pair and prompt: the unit intervals resample.
+
+    ``credit`` is the sum of the probabilities credited to model A (``p_a``, else 1 / 0.5 / 0 per
+    win / tie / loss; see ``frame.credits``): wins + ties/2 unless some verdicts are soft.
 
     Pairs are in canonical orientation (see ``frame.canonical_pairs``); rows are sorted by model A,
     model B and prompt. Category and turns are kept when the frame has them.
@@ -69,7 +74,10 @@ def pair_rates(
     judgment and a cluster bootstrap over prompts (``rounds`` rounds, seeded by ``seed`` and the
     pair's names) otherwise; ``"wilson"`` or ``"cluster_bootstrap"`` forces one. With Wilson, the
     win + ½ tie interval is the Wilson interval of wins + ties/2 out of n: a half-tie score varies
-    less than a win/loss coin with the same mean, so that interval is conservative. ``p_value`` is
+    less than a win/loss coin with the same mean, so that interval is conservative. Win + ½ tie
+    is the mean of ``p_a`` where the frame has it: a soft verdict (a weighted judge's
+    probability) counts with its fraction, as in AlpacaEval's weighted win rate; wins, ties and
+    losses count the side each verdict leans to. ``p_value`` is
     the two-sided sign test over prompts that lean one way (more wins than losses, or fewer).
     The ``method``, ``rounds`` and ``seed`` columns record how each row's intervals were made.
     """
@@ -120,7 +128,7 @@ def majority_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
     top = votes.max(axis=1)
     settled = (votes == top[:, None]).sum(axis=1) == 1
     signs = np.where(settled, np.array([1, 0, -1])[votes.argmax(axis=1)], 0)
-    majority = counts.drop(columns=COUNTS)
+    majority = counts.drop(columns=[*COUNTS, CREDIT])
     majority["votes"] = votes.sum(axis=1)
     majority["score"] = signs
     majority["outcome"] = np.array(["loss", "tie", "win"])[signs + 1]
@@ -164,8 +172,11 @@ def _outcome_counts(oriented: pd.DataFrame, by: list[str], carried: list[str]) -
     first value of each."""
     signs = outcome_signs(oriented)
     keys = by + PAIR_AND_PROMPT
-    table = oriented[keys + carried].assign(wins=signs == 1, ties=signs == 0, losses=signs == -1)
-    aggregations = {column: "sum" for column in COUNTS} | {column: "first" for column in carried}
+    table = oriented[keys + carried].assign(
+        wins=signs == 1, ties=signs == 0, losses=signs == -1, credit=credits(oriented, signs)
+    )
+    aggregations = {column: "sum" for column in [*COUNTS, CREDIT]}
+    aggregations |= {column: "first" for column in carried}
     counts = table.groupby(keys, sort=True, observed=True).agg(aggregations)
     counts[COUNTS] = counts[COUNTS].astype(np.int64)
     return counts.reset_index()
@@ -176,7 +187,7 @@ def _rates_from_prompt_counts(
 ) -> pd.DataFrame:
     """Rates per group of ``by`` and pair from prompt counts sorted by group, pair and prompt."""
     keys = by + PAIR
-    leaning = counts[keys + COUNTS].assign(
+    leaning = counts[keys + COUNTS + [CREDIT]].assign(
         prompts_for_a=counts["wins"] > counts["losses"],
         prompts_for_b=counts["wins"] < counts["losses"],
     )
@@ -185,15 +196,21 @@ def _rates_from_prompt_counts(
     totals = sums[COUNTS].to_numpy(dtype=np.int64)
     n = totals.sum(axis=1)
     n_prompts = pairs.size().to_numpy()
-    successes = np.column_stack([totals, totals[:, 0] + totals[:, 1] / 2])
+    successes = np.column_stack([totals, sums[CREDIT].to_numpy(dtype=float)])
     low, high = wilson_interval(successes, n[:, None], confidence)
     bootstrapped = bootstrapped_pairs(method, n, n_prompts)
+    cluster_rows = counts[COUNTS].to_numpy()
+    credit = counts[CREDIT].to_numpy(dtype=float)
+    statistic = _rates_of_totals
+    if np.any(credit != cluster_rows[:, 0] + cluster_rows[:, 1] / 2):  # some verdicts are soft
+        cluster_rows = np.column_stack([cluster_rows, credit])
+        statistic = _rates_of_soft_totals
     boot_low, boot_high = cluster_bootstrap_intervals(
-        counts[COUNTS].to_numpy(),
+        cluster_rows,
         n_prompts,
         sums.index.droplevel(by) if by else sums.index,
         bootstrapped,
-        _rates_of_totals,
+        statistic,
         rounds=rounds,
         seed=seed,
         confidence=confidence,
@@ -225,3 +242,10 @@ def _rates_of_totals(totals: np.ndarray) -> np.ndarray:
     """The four rates from rows of (wins, ties, losses) totals."""
     wins, ties, losses = totals.T.astype(float)
     return np.column_stack([wins, ties, losses, wins + ties / 2]) / (wins + ties + losses)[:, None]
+
+
+def _rates_of_soft_totals(totals: np.ndarray) -> np.ndarray:
+    """The four rates from rows of (wins, ties, losses, credit) totals: soft verdicts count
+    with the probability they credit to model A."""
+    wins, ties, losses, credit = totals.T.astype(float)
+    return np.column_stack([wins, ties, losses, credit]) / (wins + ties + losses)[:, None]
