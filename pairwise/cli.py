@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from . import auth, progress
-from .formats import EXPORT_AGGREGATIONS, EXPORT_FORMATS, REPORT_FORMATS
+from .formats import EXPORT_AGGREGATIONS, EXPORT_FORMATS, EXPORT_JUDGES, REPORT_FORMATS
 from .ingest import (
     IngestError,
     StudySpec,
@@ -452,6 +452,13 @@ def report_command(
     help="Share of prompts in a test file (split by prompt).",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the train/test split.")
+@click.option(
+    "--judges",
+    type=click.Choice(list(EXPORT_JUDGES)),
+    default="human",
+    show_default=True,
+    help="Keep the judgments of people, of model judges, or of both.",
+)
 @pass_store
 def export_command(
     store: Store,
@@ -467,6 +474,7 @@ def export_command(
     no_gold: bool,
     test_fraction: float,
     seed: int,
+    judges: str,
 ) -> None:
     """Write a preference dataset (or the raw judgments) to OUTPUT, with a dataset card."""
     from . import export
@@ -483,6 +491,7 @@ def export_command(
         include_gold=not no_gold,
         test_fraction=test_fraction,
         seed=seed,
+        judges=judges,
     )
     with progress_bar():
         written = export.export_dataset(store, output, options)

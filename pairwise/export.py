@@ -31,11 +31,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis.frame import describe_row, require_columns
+from analysis.frame import credits, describe_row, require_columns
 
 from . import progress
 from .formats import EXPORT_AGGREGATIONS as AGGREGATIONS
 from .formats import EXPORT_FORMATS as FORMATS
+from .formats import EXPORT_JUDGES as JUDGES
 from .store import PASS_REASONS, Store, now_iso
 
 SUFFIXES = {
@@ -76,6 +77,7 @@ PARQUET_SCHEMA = pa.schema(
         pa.field("tie", pa.bool_(), nullable=False),
         pa.field("score", pa.float64(), nullable=False),
         pa.field("margin", pa.float64(), nullable=False),
+        pa.field("p_chosen", pa.float64(), nullable=False),
         pa.field("n_judgments", pa.int64(), nullable=False),
         pa.field("agreement", pa.float64(), nullable=False),
     ]
@@ -95,6 +97,7 @@ META_COLUMNS = (
     "tie",
     "score",
     "margin",
+    "p_chosen",
     "n_judgments",
     "agreement",
 )
@@ -113,6 +116,8 @@ class ExportOptions:
     the 7-point scale) to the ``margin`` value written; ``None`` writes ``|score|`` itself. The
     split is by prompt: ``test_fraction`` of the prompts (drawn by a hash of ``seed`` and the
     prompt id) go to the test file. Aggregation options do not apply to the raw formats.
+    ``judges`` keeps the judgments of people (``"human"``), of model judges (``"model"``) or
+    of both (``"all"``).
     """
 
     format: str = "trl-conversational"
@@ -126,10 +131,12 @@ class ExportOptions:
     include_gold: bool = True
     test_fraction: float = 0.0
     seed: int = 0
+    judges: str = "human"
 
     def __post_init__(self) -> None:
         _one_of("format", self.format, FORMATS)
         _one_of("aggregation", self.aggregation, AGGREGATIONS)
+        _one_of("judges", self.judges, JUDGES)
         if not 0 <= self.min_agreement <= 1:
             raise ValueError(f"min_agreement must lie between 0 and 1, not {self.min_agreement!r}")
         if not 0 <= self.test_fraction < 1:
@@ -201,15 +208,16 @@ def comparison_votes(
     ``agreement`` is the share of judgments giving the most common outcome, defined even when
     that outcome is shared. ``majority_margin`` is the mean margin value over the judgments on
     the winning side (0 for a tie); ``mean_value`` is the mean signed margin value, which with
-    the default margins is the mean score.
+    the default margins is the mean score; ``mean_p_a`` the mean probability credited to model A
+    (``p_a``, or 1 / 0.5 / 0 per win / tie / loss).
     """
-    votes, _ = _votes(judgments, margins)
-    return votes
+    return _votes(judgments, margins)[0]
 
 
 def _votes(
     judgments: pd.DataFrame, margins: Mapping[int, float] | None
-) -> tuple[pd.DataFrame, np.ndarray]:
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The comparisons' votes, each judgment's comparison (a code), and each judgment's credit."""
     require_columns(judgments, _NEEDED, needed_by="preference export")
     score = _integral_scores(judgments)
     codes, comparison_ids = pd.factorize(judgments["comparison_id"], sort=True)
@@ -217,6 +225,7 @@ def _votes(
     _check_constant(judgments, codes, first)
     values = _margin_values(judgments, score, margins)
     sign = np.sign(score)
+    credit = credits(judgments, sign)
     size = len(comparison_ids)
 
     def total(weights: np.ndarray) -> np.ndarray:
@@ -253,9 +262,10 @@ def _votes(
             "mean_score": total(score) / n,
             "majority_margin": side_value / side_count,
             "mean_value": total(sign * values) / n,
+            "mean_p_a": total(credit) / n,
         }
     )
-    return votes, codes
+    return votes, codes, credit
 
 
 def _integral_scores(judgments: pd.DataFrame) -> np.ndarray:
@@ -330,13 +340,14 @@ def preference_records(
     margin value; with default margins, of the mean score). Each record says whether model A is
     the chosen one (``a_chosen``) and carries ``tie`` (no side preferred: ``chosen`` is then model
     A, an arbitrary choice), ``score`` (mean score oriented to the chosen model), ``margin``,
-    ``n_judgments`` and ``agreement`` of its comparison. Comparisons whose agreement is below
+    ``p_chosen`` (the soft label: the probability that ``chosen`` is the better response, from the
+    verdicts' ``p_a``), ``n_judgments`` and ``agreement`` of its comparison. Comparisons whose agreement is below
     ``min_agreement`` are dropped first, then ties unless ``keep_ties``.
     """
     _one_of("aggregation", aggregation, AGGREGATIONS)
     if not 0 <= min_agreement <= 1:
         raise ValueError(f"min_agreement must lie between 0 and 1, not {min_agreement!r}")
-    votes, codes = _votes(judgments, margins)
+    votes, codes, credit = _votes(judgments, margins)
     if aggregation == "judgment":
         score = _integral_scores(judgments)
         needed = ["study", "comparison_id", "prompt_id", "category", "model_a", "model_b"]
@@ -345,6 +356,7 @@ def preference_records(
         a_chosen = score >= 0
         oriented = np.abs(score).astype(float)
         margin = _margin_values(judgments, score, margins)
+        p_a = credit
         judgment_id = pd.array(judgments["judgment_id"].to_numpy(), dtype="Int64")
         annotator = (
             judgments["annotator"].array
@@ -364,6 +376,7 @@ def preference_records(
             a_chosen = tie | (value > 0)
             margin = np.where(tie, 0.0, np.abs(value))
         oriented = votes["mean_score"].to_numpy() * np.where(a_chosen, 1.0, -1.0)
+        p_a = votes["mean_p_a"].to_numpy()
         judgment_id = pd.array([pd.NA] * len(votes), dtype="Int64")
         annotator = np.full(len(votes), None, dtype=object)
     chosen_model, rejected_model = _chosen_and_rejected(base, a_chosen)
@@ -383,6 +396,7 @@ def preference_records(
             "tie": tie,
             "score": oriented,
             "margin": np.asarray(margin, dtype=float),
+            "p_chosen": np.where(a_chosen, p_a, 1 - p_a),
             "n_judgments": base["n_judgments"].array,
             "agreement": base["agreement"].array,
         }
@@ -711,7 +725,13 @@ def prepare_export(
     ``flagged`` comparisons are dropped when ``options.exclude_flagged``.
     """
     require_columns(judgments, _NEEDED, needed_by="prepare_export")
+    other_judges = 0
+    if options.judges != "all" and "judge_kind" in judgments.columns:
+        kept = (judgments["judge_kind"] == options.judges).to_numpy()
+        other_judges = int((~kept).sum())
+        judgments = judgments[kept].reset_index(drop=True)
     counts = {
+        "other_judges": other_judges,
         "judgments": len(judgments),
         "comparisons": int(judgments["comparison_id"].nunique()),
         "prompts": int(judgments["prompt_id"].nunique()),
@@ -960,6 +980,7 @@ _FIELDS = {
     "tie": "true when no side was preferred; `chosen`/`rejected` are then arbitrary",
     "score": "mean score of the comparison's judgments (the judgment's score, per judgment), oriented so that positive favours `chosen`",
     "margin": "strength of the preference from the graded scores (the margin map below); 0 for a tie",
+    "p_chosen": "soft label: the probability that `chosen` is the better response (a judgment's `p_a` seen from `chosen`: 1 for a hard preference, 0.5 for a tie, a weighted judge's fraction otherwise; the mean over the comparison's judgments for one record per comparison)",
     "n_judgments": "judgments of the comparison that were exported",
     "agreement": "share of the comparison's judgments giving its most common outcome",
 }
@@ -998,6 +1019,7 @@ def dataset_card(export: Export, files: Mapping[str, Path], *, name: str = "expo
             )
     lines += ["", "## Counts", "", "| | count |", "| --- | ---: |"]
     labels = {
+        "other_judges": "judgments of the other kind of judge left out",
         "judgments": "judgments read",
         "comparisons": "comparisons read",
         "prompts": "prompts read",
@@ -1026,6 +1048,8 @@ def dataset_card(export: Export, files: Mapping[str, Path], *, name: str = "expo
 def _method(o: ExportOptions) -> list[str]:
     items = [
         f"studies: {o.study if o.study is not None else 'all'}",
+        f"judges: {o.judges} ({JUDGES[o.judges]}; model judges are automatic judges whose"
+        " verdicts were imported)",
         "annotators marked excluded: " + ("included" if o.include_excluded else "left out"),
         "gold check items: " + ("included" if o.include_gold else "left out"),
         "comparisons flagged unsafe, broken or unanswerable: "

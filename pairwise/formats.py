@@ -42,3 +42,8 @@ EXPORT_AGGREGATIONS: dict[str, str] = {
     "majority": "one record per comparison, by majority vote of its judgments",
     "mean": "one record per comparison, by the sign of its mean score",
 }
+EXPORT_JUDGES: dict[str, str] = {
+    "human": "judgments of people only",
+    "model": "judgments of model judges only",
+    "all": "judgments of people and model judges",
+}

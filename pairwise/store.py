@@ -1630,7 +1630,8 @@ class Store:
         include_excluded: bool = False,
         include_gold: bool = True,
     ) -> pd.DataFrame:
-        """``judgment_id``, ``comparison_id``, ``score`` and ``annotator`` (categorical) of each judgment.
+        """``judgment_id``, ``comparison_id``, ``score``, ``p_a``, ``annotator`` (categorical)
+        and ``judge_kind`` of each judgment (``p_a`` from the score for a hard verdict).
 
         The narrow part of :meth:`judgments_frame` (same rows, same order) that preference
         exports need; joined to :meth:`comparison_texts` it gives the judgments-frame columns an
@@ -1638,7 +1639,9 @@ class Store:
         """
         where, params = self._judgment_filters(study, include_excluded, include_gold)
         frame = self._read_in_slices(
-            "SELECT j.id AS judgment_id, j.comparison_id, j.score, j.annotator_id AS annotator"
+            "SELECT j.id AS judgment_id, j.comparison_id, j.score,"
+            " coalesce(j.p_a, CASE WHEN j.score > 0 THEN 1.0 WHEN j.score < 0 THEN 0.0"
+            " ELSE 0.5 END) AS p_a, j.annotator_id AS annotator, a.judge_kind"
             " FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
             " JOIN annotators a ON a.id = j.annotator_id" + where + " ORDER BY j.id",
             params,
@@ -1647,7 +1650,9 @@ class Store:
         frame["annotator"] = pd.Categorical.from_codes(
             pd.Index(names["id"]).get_indexer(frame["annotator"]), categories=names["name"]
         )
-        return frame.astype({"judgment_id": "int64", "comparison_id": "int64", "score": "int64"})
+        return frame.astype(
+            {"judgment_id": "int64", "comparison_id": "int64", "score": "int64", "p_a": "float64"}
+        )
 
     def _read_columns(self, sql: str, params: Sequence[Any], kinds: str) -> list[Any]:
         """A query's columns, read 100,000 rows at a time and kept as arrays rather than rows.

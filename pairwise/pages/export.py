@@ -96,6 +96,13 @@ def _options(studies: list[str]) -> export.ExportOptions | None:
         "Include annotators marked excluded", key="export.excluded"
     )
     settings["include_gold"] = a.checkbox("Include gold check items", True, key="export.gold")
+    settings["judges"] = a.radio(
+        "Judges",
+        list(export.JUDGES),
+        format_func=lambda k: export.JUDGES[k],
+        key="export.judges",
+        help="People annotate in the app; model judges' verdicts were imported.",
+    )
     settings["test_fraction"] = b.number_input(
         "Test share of prompts", 0.0, 0.9, 0.0, 0.05, key="export.test_fraction"
     )
