@@ -326,3 +326,59 @@ def test_a_store_from_before_judge_kinds_opens_with_people_and_hard_verdicts(tmp
         assert s.get_annotator("ann").judge_kind == "human"
         columns = {row[1] for row in s.conn.execute("PRAGMA table_info(judgments)")}
         assert {"p_a", "score_ab", "score_ba"} <= columns
+
+
+# -- MT-Bench and Arena, all in one study --------------------------------------------------------------
+
+MT_BENCH = Path(__file__).parent / "fixtures" / "mt_bench"
+ARENA = Path(__file__).parent / "fixtures" / "arena" / "battles.json"
+
+
+def test_mt_bench_people_gpt4_pairs_and_arena_battles_in_one_study(store):
+    humans = import_judgments(store, MT_BENCH / "human_judgments.jsonl", study="mt")
+    assert humans.read_as == "Chatbot Arena battles / MT-Bench human judgments"
+    pairs = import_judgments(store, MT_BENCH / "gpt-4_pair.jsonl", study="mt")
+    assert pairs.read_as == "MT-Bench pair judgments (FastChat)"
+    assert pairs.left_out == {'judged in no order (g1_winner and g2_winner "error")': 1}
+    assert pairs.inserted["judgments"] == 4
+    # the GPT-4 judgments are about the questions the people judged: no new prompt texts
+    assert pairs.inserted["prompts"] == 0
+    battles = import_judgments(store, ARENA, study="mt")
+    assert battles.inserted["judgments"] == 3
+    frame = store.judgments_frame("mt")
+    kinds = frame.groupby("judge_kind")["annotator"].agg(set).to_dict()
+    assert kinds == {
+        "human": {"expert_0", "author_2", "expert_5", "arena_user_973"},
+        "model": {"gpt-4/pair-v2", "gpt-4/pair-v2-multi-turn"},
+    }
+    model = frame[frame["judge_kind"] == "model"].set_index(["prompt_id", "model_b"])
+    # the study holds gpt-4 as model A against claude (the people's file came first)
+    consistent = model.loc[("81", "claude-v1")]
+    assert consistent["model_a"] == "gpt-4"
+    assert (consistent["score_ab"], consistent["score_ba"], consistent["score"]) == (1, 1, 1)
+    # each game favoured the answer shown first: inconsistent, so a tie, both games kept
+    flipped = model.loc[("81-turn2", "claude-v1")]
+    assert (flipped["score_ab"], flipped["score_ba"], flipped["score"]) == (1, -1, 0)
+    tie = model.loc[("81-turn2", "vicuna-13b-v1.2")]
+    assert (tie["score_ab"], tie["score_ba"], tie["score"]) == (1, 0, 0)
+    # game 1 failed: game 2 (vicuna shown first) alone, a one-order judgment
+    one = model.loc[("81", "vicuna-13b-v1.2")]
+    assert one["shown_order"] == "BA" and one["score"] == 1
+    assert np.isnan(one["score_ab"]) and np.isnan(one["score_ba"])
+    assert one["rationale"].endswith(
+        "\n\n[model B shown first]\nAssistant B follows the format. [[B]]"
+    )
+    assert frame.loc[frame["judge_kind"] == "human", "score_ab"].isna().all()
+    people = frame[frame["judge_kind"] == "human"]
+    assert len(people) == 7 and set(people["turns"]) == {1, 2}
+
+
+def test_a_bad_pair_judgment_names_its_line_and_field(store, write_file):
+    lines = (MT_BENCH / "gpt-4_pair.jsonl").read_text().splitlines()
+    record = json.loads(lines[1]) | {"g2_winner": "model_3"}
+    path = write_file("pairs.jsonl", "\n".join([lines[0], json.dumps(record), *lines[2:]]) + "\n")
+    with pytest.raises(IngestError) as caught:
+        import_judgments(store, path)
+    assert (caught.value.line, caught.value.field) == (2, "g2_winner")
+    assert "must be one of 'model_1', 'model_2', 'tie', 'error'" in caught.value.message
+    assert set(store.counts().values()) == {0}

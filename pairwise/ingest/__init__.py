@@ -7,7 +7,7 @@ content count as ``unchanged``.
 
 Every format, with an example, and the rules common to all are in ``docs/formats.md``: our own
 prompts, responses and judgments; AlpacaEval ``model_outputs.json`` and ``annotations.json``;
-Chatbot Arena battles and MT-Bench judgments; study files.
+Chatbot Arena battles, MT-Bench human judgments and FastChat's pair judgments; study files.
 
 Layout
 ------
@@ -15,7 +15,8 @@ Layout
 :mod:`.fields` checks one record's fields; :mod:`.texts` keeps prompts and responses once per
 id and checks them against the store. Each outside format is one module that only reads
 records: :mod:`.own` (our prompts, responses and judgments), :mod:`.alpaca_eval`,
-:mod:`.arena` (Chatbot Arena battles, MT-Bench human judgments). :mod:`.text_files` and
+:mod:`.arena` (Chatbot Arena battles, MT-Bench human judgments), :mod:`.mt_bench` (FastChat's
+pair judgments). :mod:`.text_files` and
 :mod:`.judgments` write what the formats read; :mod:`.study_files` sets up studies. A new
 format is a module with a :class:`~.texts.ResponseFormat` or :class:`~.judged.JudgmentFormat`,
 listed in ``RESPONSE_FORMATS`` or ``JUDGMENT_FORMATS``.

@@ -17,7 +17,7 @@ from .texts import DEFAULT_CATEGORY
 
 WINNER_SCORES = {"model_a": 1, "model_b": -1, "tie": 0, "tie (bothbad)": 0}
 _ARENA_FIELDS = ("winner", "conversation_a", "conversation_a", "conversation_b")
-_YEAR_10000 = 253_402_300_800  # Unix time: the first instant Python's datetime cannot hold
+YEAR_10000 = 253_402_300_800  # Unix time: the first instant Python's datetime cannot hold
 
 
 def battle_from(f: Fields) -> Judged | None:
@@ -29,7 +29,7 @@ def battle_from(f: Fields) -> Judged | None:
     question = f.name("question_id", required=False, numbers=True)
     category = f.name("category", required=False) or DEFAULT_CATEGORY
     conversations = {n: f.conversation(n, required=False) for n in _ARENA_FIELDS[2:]}
-    tstamp = f.number("tstamp", high=_YEAR_10000)
+    tstamp = f.number("tstamp", high=YEAR_10000)
     if f.failed:
         return None
     (messages_a, text_a), (messages_b, text_b) = (
@@ -43,10 +43,7 @@ def battle_from(f: Fields) -> Judged | None:
     if question is None:
         prompt_id = "q-" + content_hash(messages)[:12]
     else:
-        prompt_id = question + (f"-turn{turn}" if turn and turn > 1 else "")
-    created = None
-    if tstamp is not None:
-        created = datetime.fromtimestamp(tstamp, timezone.utc).isoformat(timespec="milliseconds")
+        prompt_id = question_prompt_id(question, turn)
     return judged(
         f,
         prompt_or_placeholder(prompt_id, messages, question, category, turn or 1),
@@ -61,9 +58,25 @@ def battle_from(f: Fields) -> Judged | None:
         scale_declared=False,
         shown_order="AB",
         fields=_ARENA_FIELDS,
-        created_at=created,
+        created_at=time_of(tstamp),
         judge_kind=judge_kind,
     )
+
+
+def question_prompt_id(question: str, turn: int | None) -> str:
+    """The prompt id of an MT-Bench question's turn: the question id, then ``-turn<N>`` from 2 on.
+
+    MT-Bench judges each turn of a question separately; its files about the same question and
+    turn (human judgments, GPT-4 judgments, answers) meet on this id.
+    """
+    return question + (f"-turn{turn}" if turn and turn > 1 else "")
+
+
+def time_of(tstamp: float | None) -> str | None:
+    """A Unix time as the ISO 8601 UTC text judgments store, or ``None``."""
+    if tstamp is None:
+        return None
+    return datetime.fromtimestamp(tstamp, timezone.utc).isoformat(timespec="milliseconds")
 
 
 def judge_name(f: Fields) -> tuple[str | None, str]:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from .. import progress
 from ..scales import Scale
 from ..store import ImportedJudgment, Prompt, Store, StoreError
-from . import alpaca_eval, arena, own
+from . import alpaca_eval, arena, mt_bench, own
 from .fields import Fields
 from .judged import Judged, JudgmentFormat, placeholder_response
 from .reader import Imported, Problems, Record, read_records
@@ -24,6 +24,7 @@ from .texts import Response, new_prompts, new_responses
 IMPORTED_QUESTION = "Which response is better?"
 JUDGMENT_FORMATS: tuple[JudgmentFormat, ...] = (
     alpaca_eval.ANNOTATIONS,
+    mt_bench.PAIR_JUDGMENTS,
     arena.BATTLES,
     own.JUDGMENTS,
 )
