@@ -525,36 +525,62 @@ class Store:
         return inserted, unchanged
 
     def add_responses(self, responses: Iterable[tuple[str, str, str]]) -> tuple[int, int]:
-        """Insert ``(prompt_id, model, content)`` rows; same rules as :meth:`add_prompts`."""
+        """Insert ``(prompt_id, model, content)`` rows; same rules as :meth:`add_prompts`.
+
+        The stored responses of the rows' prompts are read in a few queries and the new rows
+        written with one ``executemany``, so that a large import costs no query per row.
+        """
+        rows = list(responses)
         inserted = unchanged = 0
         created = now_iso()
         with self.transaction() as conn:
-            for prompt_id, model, content in responses:
+            prompt_ids = list(dict.fromkeys(r[0] for r in rows))
+            known = {
+                row[0] for row in self._where_in(conn, "SELECT id FROM prompts", "id", prompt_ids)
+            }
+            stored = {
+                (row[0], row[1]): row[2]
+                for row in self._where_in(
+                    conn,
+                    "SELECT prompt_id, model, content_hash FROM responses",
+                    "prompt_id",
+                    prompt_ids,
+                )
+            }
+            new = []
+            for prompt_id, model, content in rows:
                 digest = content_hash(content)
-                old = conn.execute(
-                    "SELECT content_hash FROM responses WHERE prompt_id = ? AND model = ?",
-                    [prompt_id, model],
-                ).fetchone()
+                old = stored.get((prompt_id, model))
                 if old is not None:
-                    if old[0] != digest:
+                    if old != digest:
                         raise DuplicateConflict(
                             f"a response of {model!r} to prompt {prompt_id!r} is already stored"
                             " with other content"
                         )
                     unchanged += 1
                     continue
-                if (
-                    conn.execute("SELECT 1 FROM prompts WHERE id = ?", [prompt_id]).fetchone()
-                    is None
-                ):
+                if prompt_id not in known:
                     raise StoreError(f"unknown prompt id {prompt_id!r}")
-                conn.execute(
-                    "INSERT INTO responses (prompt_id, model, content, chars, content_hash, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [prompt_id, model, content, len(content), digest, created],
-                )
+                stored[prompt_id, model] = digest
+                new.append((prompt_id, model, content, len(content), digest, created))
                 inserted += 1
+            conn.executemany(
+                "INSERT INTO responses (prompt_id, model, content, chars, content_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                new,
+            )
         return inserted, unchanged
+
+    @staticmethod
+    def _where_in(
+        conn: sqlite3.Connection, select: str, column: str, values: Sequence[Any]
+    ) -> Iterator[tuple]:
+        """Rows of ``select`` whose ``column`` is one of ``values``, asked for 500 at a time."""
+        for start in range(0, len(values), 500):
+            chunk = list(values[start : start + 500])
+            yield from conn.execute(
+                f"{select} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk
+            )
 
     def prompt_ids(self, categories: Iterable[str] | None = None) -> set[str]:
         """Every stored prompt id, or those in ``categories``."""
@@ -1231,45 +1257,55 @@ class Store:
         New models join the study's model list.
         """
         rng = random.Random(seed)
-        out: list[tuple[int, bool]] = []
+        items = list(items)
         with self.transaction() as conn:
             study = self.get_study(study_id)
             models = set(study.models)
+            prompt_ids = list(dict.fromkeys(item[0] for item in items))
+            response_ids = {
+                (row[1], row[2]): row[0]
+                for row in self._where_in(
+                    conn, "SELECT id, prompt_id, model FROM responses", "prompt_id", prompt_ids
+                )
+            }
+
+            def response_id(prompt_id: str, model: str) -> int:
+                if (prompt_id, model) not in response_ids:
+                    raise StoreError(f"no response of {model!r} to prompt {prompt_id!r}")
+                return response_ids[prompt_id, model]
+
+            def stored() -> dict[tuple[int, int], int]:
+                rows = conn.execute(
+                    "SELECT id, response_a, response_b FROM comparisons WHERE study_id = ?",
+                    [study_id],
+                )
+                return {(a, b): c for c, a, b in rows}
+
+            existing = stored()
+            pairs, new = [], {}
             for prompt_id, model_a, model_b in items:
-                ra, rb = (self._response_id(prompt_id, m) for m in (model_a, model_b))
-                found = None
-                for first, second, flipped in ((ra, rb, False), (rb, ra, True)):
-                    row = conn.execute(
-                        "SELECT id FROM comparisons"
-                        " WHERE study_id = ? AND response_a = ? AND response_b = ?",
-                        [study_id, first, second],
-                    ).fetchone()
-                    if row is not None:
-                        found = (row[0], flipped)
-                        break
-                if found is None:
-                    cursor = conn.execute(
-                        "INSERT INTO comparisons (study_id, prompt_id, response_a, response_b,"
-                        " sort_key) VALUES (?, ?, ?, ?, ?)",
-                        [study_id, prompt_id, ra, rb, rng.randrange(2**31)],
-                    )
-                    found = (cursor.lastrowid, False)
+                ra, rb = response_id(prompt_id, model_a), response_id(prompt_id, model_b)
+                forward = (ra, rb) in existing or (ra, rb) in new
+                if not forward and ((rb, ra) in existing or (rb, ra) in new):
+                    pairs.append((rb, ra, True))
+                    continue
+                if not forward:
+                    new[ra, rb] = (study_id, prompt_id, ra, rb, rng.randrange(2**31))
                     models.update((model_a, model_b))
-                out.append(found)
+                pairs.append((ra, rb, False))
+            conn.executemany(
+                "INSERT INTO comparisons (study_id, prompt_id, response_a, response_b, sort_key)"
+                " VALUES (?, ?, ?, ?, ?)",
+                list(new.values()),
+            )
+            ids = stored() if new else existing
+            out = [(ids[a, b], flipped) for a, b, flipped in pairs]
             if models != set(study.models):
                 conn.execute(
                     "UPDATE studies SET models = ? WHERE id = ?",
                     [json.dumps(sorted(models)), study_id],
                 )
         return out
-
-    def _response_id(self, prompt_id: str, model: str) -> int:
-        row = self.conn.execute(
-            "SELECT id FROM responses WHERE prompt_id = ? AND model = ?", [prompt_id, model]
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"no response of {model!r} to prompt {prompt_id!r}")
-        return row[0]
 
     def stored_verdicts(
         self, study_id: int
@@ -1291,20 +1327,39 @@ class Store:
         comparison); with another verdict it raises :class:`DuplicateConflict`. Comparisons' counts
         of judgments by people, which the overlap is about, are recomputed.
         """
+        judgments = list(judgments)
         inserted = unchanged = 0
         touched: set[int] = set()
-        scales: dict[int, Scale] = {}
+        created = now_iso()
         with self.transaction() as conn:
+            wanted = list(dict.fromkeys(j.comparison_id for j in judgments))
+            scales = {
+                c: Scale(points)
+                for c, points in self._where_in(
+                    conn,
+                    "SELECT c.id, s.scale FROM comparisons c JOIN studies s ON s.id = c.study_id",
+                    "c.id",
+                    wanted,
+                )
+            }
+            stored = {
+                (row[0], row[1]): tuple(row[2:])
+                for row in self._where_in(
+                    conn,
+                    "SELECT comparison_id, annotator_id, score, p_a, score_ab, score_ba"
+                    " FROM judgments",
+                    "comparison_id",
+                    wanted,
+                )
+            }
+            models = {
+                row[0]
+                for row in conn.execute("SELECT id FROM annotators WHERE judge_kind = 'model'")
+            }
+            new = []
             for j in judgments:
                 if j.comparison_id not in scales:
-                    row = conn.execute(
-                        "SELECT s.scale FROM comparisons c JOIN studies s ON s.id = c.study_id"
-                        " WHERE c.id = ?",
-                        [j.comparison_id],
-                    ).fetchone()
-                    if row is None:
-                        raise StoreError(f"no comparison {j.comparison_id}")
-                    scales[j.comparison_id] = Scale(row[0])
+                    raise StoreError(f"no comparison {j.comparison_id}")
                 try:
                     scales[j.comparison_id].check(j.score)
                 except ValueError as e:
@@ -1314,39 +1369,40 @@ class Store:
                 if j.p_a is not None and not 0 <= j.p_a <= 1:
                     raise StoreError(f"p_a must be between 0 and 1, not {j.p_a!r}")
                 verdict = (int(j.score), j.p_a, j.score_ab, j.score_ba)
-                old = conn.execute(
-                    "SELECT score, p_a, score_ab, score_ba FROM judgments"
-                    " WHERE comparison_id = ? AND annotator_id = ?",
-                    [j.comparison_id, j.annotator_id],
-                ).fetchone()
+                old = stored.get((j.comparison_id, j.annotator_id))
                 if old is not None:
-                    if tuple(old) != verdict:
+                    if old != verdict:
                         raise DuplicateConflict(
                             f"annotator {j.annotator_id} already judged comparison"
                             f" {j.comparison_id} differently"
                         )
                     unchanged += 1
                     continue
-                conn.execute(
-                    "INSERT INTO judgments (comparison_id, annotator_id, score, shown_order,"
-                    " rationale, seconds, created_at, p_a, score_ab, score_ba)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
+                stored[j.comparison_id, j.annotator_id] = verdict
+                new.append(
+                    (
                         j.comparison_id,
                         j.annotator_id,
                         int(j.score),
                         j.shown_order,
                         j.rationale,
                         j.seconds,
-                        j.created_at or now_iso(),
+                        j.created_at or created,
                         j.p_a,
                         j.score_ab,
                         j.score_ba,
-                    ],
+                    )
                 )
-                touched.add(j.comparison_id)
+                if j.annotator_id not in models:
+                    touched.add(j.comparison_id)
                 inserted += 1
-            # the overlap counts people: a model judge's verdict leaves the item open for them
+            conn.executemany(
+                "INSERT INTO judgments (comparison_id, annotator_id, score, shown_order,"
+                " rationale, seconds, created_at, p_a, score_ab, score_ba)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                new,
+            )
+            # the overlap counts people: a model judge's verdict leaves the item as open as it was
             people = (
                 "(SELECT count(*) FROM judgments j JOIN annotators a ON a.id = j.annotator_id"
                 " WHERE j.comparison_id = :c AND a.judge_kind = 'human')"

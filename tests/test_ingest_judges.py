@@ -26,7 +26,7 @@ from pairwise.ingest import (
     import_responses,
 )
 from pairwise.quality import annotator_quality, people_only
-from pairwise.store import Store, StoreError
+from pairwise.store import DuplicateConflict, Store, StoreError
 
 ALPACA_EVAL = Path(__file__).parent / "fixtures" / "alpaca_eval"
 ANNOTATIONS = ALPACA_EVAL / "annotations.json"
@@ -382,3 +382,25 @@ def test_a_bad_pair_judgment_names_its_line_and_field(store, write_file):
     assert (caught.value.line, caught.value.field) == (2, "g2_winner")
     assert "must be one of 'model_1', 'model_2', 'tie', 'error'" in caught.value.message
     assert set(store.counts().values()) == {0}
+
+
+# -- bulk writes keep the one-row rules ------------------------------------------------------------
+
+
+def test_bulk_response_and_comparison_writes_keep_the_rules(store, write_file):
+    import_prompts(store, write_file("p.jsonl", jsonl({"id": "p1", "prompt": "?"})))
+    assert store.add_responses([("p1", "a", "x"), ("p1", "a", "x"), ("p1", "b", "")]) == (2, 1)
+    with pytest.raises(DuplicateConflict):
+        store.add_responses([("p1", "c", "x"), ("p1", "c", "y")])
+    with pytest.raises(StoreError, match="unknown prompt id 'p9'"):
+        store.add_responses([("p9", "a", "x")])
+    assert store.counts()["responses"] == 2  # nothing of a refused batch was written
+    study = store.create_study("both ways", pairs=[("a", "b"), ("b", "a")], overlap=1)
+    places = store.add_comparisons(study.id, [("p1", "a", "b"), ("p1", "b", "a")])
+    frame = store.comparisons_frame(study.id).set_index(["model_a", "model_b"])
+    assert places == [
+        (int(frame.loc[("a", "b"), "comparison_id"]), False),
+        (int(frame.loc[("b", "a"), "comparison_id"]), False),
+    ]
+    with pytest.raises(StoreError, match="no response of 'z' to prompt 'p1'"):
+        store.add_comparisons(study.id, [("p1", "a", "z")])

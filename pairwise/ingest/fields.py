@@ -72,7 +72,7 @@ class Fields:
             self.problem(name, "holds a NUL character")
             return None
         try:
-            value.encode("utf-8")
+            value.isascii() or value.encode("utf-8")
         except UnicodeEncodeError:
             self.problem(name, "holds an unpaired surrogate escape (not valid Unicode text)")
             return None

@@ -271,21 +271,20 @@ def _study_judgments(
         if annotator_id is None:
             continue
         key = (comparison_id, annotator_id)
-        what = f"{j.annotator!r} on prompt {j.prompt.id!r}, {a!r} vs {b!r}"
-        if key in seen:
-            line, first = seen[key]
-            if first != verdict.stored:
-                problems.add(j.line, j.fields[0], f"judgment of {what} differs from line {line}")
-            repeated += 1
-            continue
-        seen[key] = (j.line, verdict.stored)
-        if key in stored:
-            if stored[key] != verdict.stored:
-                problems.add(
-                    j.line, j.fields[0], f"judgment of {what} is stored with another verdict"
+        says = verdict.stored
+        if key in seen or key in stored:
+            line, first = seen[key] if key in seen else (None, stored[key])
+            if first != says:
+                what = f"judgment of {j.annotator!r} on prompt {j.prompt.id!r}, {a!r} vs {b!r}"
+                how = (
+                    "is stored with another verdict"
+                    if line is None
+                    else f"differs from line {line}"
                 )
+                problems.add(j.line, j.fields[0], f"{what} {how}")
             repeated += 1
             continue
+        seen[key] = (j.line, says)
         rows.append(
             ImportedJudgment(
                 comparison_id=comparison_id,
