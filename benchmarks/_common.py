@@ -416,6 +416,31 @@ def time_calls(function: Callable[[], object], repeat: int) -> list[float]:
     return times
 
 
+def timed_methods(
+    methods: Sequence[tuple[str, str, Callable[[Path], int]]], folder: Path, runs: int
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Each method's median wall time over ``runs`` runs, and the count it returned.
+
+    A method is ``(name, database, function)``: ``function`` works on the database file
+    ``folder / f"{database}-{run}.db"``, so that a method (a re-import) may reuse the database
+    an earlier one of the same run wrote. Methods run in the order given, in every run.
+    """
+    figures: dict[str, list[float]] = {name: [] for name, _, _ in methods}
+    counts: dict[str, int] = {}
+    for run in range(runs):
+        for name, database, function in methods:
+            start = time.perf_counter()
+            counts[name] = function(folder / f"{database}-{run}.db")
+            figures[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, times in figures.items()}, counts
+
+
+def against_first(seconds: dict[str, float], size: int) -> list[list[object]]:
+    """Table rows ``name, size, seconds, size per second, x the first method`` (the baseline)."""
+    base = next(iter(seconds.values()))
+    return [[name, size, s, size / s, s / base] for name, s in seconds.items()]
+
+
 def machine() -> str:
     """One line naming the machine, so a table can be compared with another run's."""
     cpu = platform.processor() or platform.machine()

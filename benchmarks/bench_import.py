@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
-import time
 from pathlib import Path
 
 import sqlite_utils
-from _common import print_table, temp_dir
+from _common import against_first, print_table, temp_dir, timed_methods
 
 from pairwise.ingest import import_prompts, import_responses
 from pairwise.store import Store
@@ -103,34 +101,25 @@ def main() -> None:
     n_prompts = args.prompts or (200 if args.quick else 10_000)
     runs = args.runs or (1 if args.quick else 3)
 
-    figures: dict[str, list[float]] = {"ingest": [], "insert_all": [], "re-import": []}
-    rows = {}
     with temp_dir() as folder:
         prompts, responses = write_files(folder, n_prompts, args.models, args.chars)
         size_mb = (prompts.stat().st_size + responses.stat().st_size) / 1e6
-        for run in range(runs):
-            for name, function in (
-                ("insert_all", with_insert_all),
-                ("ingest", with_ingest),
-                ("re-import", reimport),
-            ):
-                path = folder / f"{'ingest' if name == 're-import' else name}-{run}.db"
-                start = time.perf_counter()
-                rows[name] = function(path, prompts, responses)
-                figures[name].append(time.perf_counter() - start)
+        seconds, rows = timed_methods(
+            [
+                ("insert_all", "insert_all", lambda db: with_insert_all(db, prompts, responses)),
+                ("ingest", "ingest", lambda db: with_ingest(db, prompts, responses)),
+                ("re-import", "ingest", lambda db: reimport(db, prompts, responses)),
+            ],
+            folder,
+            runs,
+        )
     expected = n_prompts * (args.models + 1)
     assert rows == {"ingest": expected, "insert_all": expected, "re-import": expected}, rows
-
-    base = statistics.median(figures["insert_all"])
-    table = []
-    for name in ("insert_all", "ingest", "re-import"):
-        seconds = statistics.median(figures[name])
-        table.append([name, expected, seconds, expected / seconds, seconds / base])
     print_table(
         f"Import: {n_prompts:,} prompts + {n_prompts * args.models:,} responses"
         f" ({args.chars:,} characters each, {size_mb:.0f} MB of JSON lines), median of {runs} runs",
         ["method", "rows", "seconds", "rows/s", "x insert_all"],
-        table,
+        against_first(seconds, expected),
     )
 
 

@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
-import time
 from pathlib import Path
 
 import sqlite_utils
-from _common import print_table, temp_dir
+from _common import against_first, print_table, temp_dir, timed_methods
 
 from pairwise.ingest import import_judgments
 from pairwise.store import Store
@@ -93,35 +91,26 @@ def main() -> None:
     records = args.records or (1_000 if args.quick else 20_000)
     runs = args.runs or (1 if args.quick else 3)
 
-    figures: dict[str, list[float]] = {"insert_all": [], "import": [], "re-import": []}
-    rows = {}
     with temp_dir() as folder:
         annotations = folder / "annotations.json"
         write_annotations(annotations, records, args.chars)
         size_mb = annotations.stat().st_size / 1e6
-        for run in range(runs):
-            for name, function in (
-                ("insert_all", with_insert_all),
-                ("import", with_import),
-                ("re-import", reimport),
-            ):
-                path = folder / f"{'import' if name == 're-import' else name}-{run}.db"
-                start = time.perf_counter()
-                rows[name] = function(path, annotations)
-                figures[name].append(time.perf_counter() - start)
+        seconds, rows = timed_methods(
+            [
+                ("insert_all", "insert_all", lambda db: with_insert_all(db, annotations)),
+                ("import", "import", lambda db: with_import(db, annotations)),
+                ("re-import", "import", lambda db: reimport(db, annotations)),
+            ],
+            folder,
+            runs,
+        )
     judged = records - records // 200
     assert rows == {"insert_all": judged, "import": judged, "re-import": judged}, rows
-
-    base = statistics.median(figures["insert_all"])
-    table = []
-    for name in ("insert_all", "import", "re-import"):
-        seconds = statistics.median(figures[name])
-        table.append([name, records, seconds, records / seconds, seconds / base])
     print_table(
         f"AlpacaEval annotations: {records:,} records ({judged:,} judged; outputs of"
         f" {args.chars:,} characters, {size_mb:.0f} MB of JSON), median of {runs} runs",
         ["method", "records", "seconds", "records/s", "x insert_all"],
-        table,
+        against_first(seconds, records),
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from pairwise import auth
 from pairwise import store as store_module
@@ -404,3 +405,25 @@ def test_bulk_response_and_comparison_writes_keep_the_rules(store, write_file):
     ]
     with pytest.raises(StoreError, match="no response of 'z' to prompt 'p1'"):
         store.add_comparisons(study.id, [("p1", "a", "z")])
+
+
+def test_people_and_progress_pages_show_no_model_judge(outputs, monkeypatch):
+    import_judgments(outputs, ANNOTATIONS, study="ae")
+    person = outputs.ensure_annotator("ann")
+    study = outputs.get_study("ae")
+    got = outputs.next_comparison(study, person.id)
+    outputs.record_judgment(got.comparison_id, person.id, score=1, shown_order=got.shown_order)
+    monkeypatch.setenv("PAIRWISE_DB", outputs.path)
+    for page in ("people", "progress"):
+        at = AppTest.from_string(f"from pairwise.pages.{page} import page\npage()\n").run(
+            timeout=30
+        )
+        assert not at.exception, page
+        shown = " ".join(
+            str(v) for frame in at.dataframe for v in frame.value.reset_index().to_numpy().ravel()
+        )
+        shown += " ".join(str(o) for box in at.selectbox for o in box.options)
+        assert "alpaca_eval_gpt4_turbo_fn" not in shown, page
+        assert "weighted_alpaca_eval_gpt4_turbo" not in shown, page
+        if page == "progress":
+            assert "ann" in shown
