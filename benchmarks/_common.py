@@ -418,27 +418,40 @@ def time_calls(function: Callable[[], object], repeat: int) -> list[float]:
 
 def timed_methods(
     methods: Sequence[tuple[str, str, Callable[[Path], int]]], folder: Path, runs: int
-) -> tuple[dict[str, float], dict[str, int]]:
-    """Each method's median wall time over ``runs`` runs, and the count it returned.
+) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
+    """Each method's median wall time and median CPU time over ``runs`` runs, in seconds, and
+    the count it returned.
 
     A method is ``(name, database, function)``: ``function`` works on the database file
     ``folder / f"{database}-{run}.db"``, so that a method (a re-import) may reuse the database
-    an earlier one of the same run wrote. Methods run in the order given, in every run.
+    an earlier one of the same run wrote. Methods run in the order given, in every run. The CPU
+    time (this process's) is the steadier figure on a machine shared with other work.
     """
-    figures: dict[str, list[float]] = {name: [] for name, _, _ in methods}
+    figures: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in methods}
     counts: dict[str, int] = {}
     for run in range(runs):
         for name, database, function in methods:
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             counts[name] = function(folder / f"{database}-{run}.db")
-            figures[name].append(time.perf_counter() - start)
-    return {name: statistics.median(times) for name, times in figures.items()}, counts
+            figures[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    medians = {
+        name: (statistics.median(w for w, _ in times), statistics.median(c for _, c in times))
+        for name, times in figures.items()
+    }
+    return medians, counts
 
 
-def against_first(seconds: dict[str, float], size: int) -> list[list[object]]:
-    """Table rows ``name, size, seconds, size per second, x the first method`` (the baseline)."""
-    base = next(iter(seconds.values()))
-    return [[name, size, s, size / s, s / base] for name, s in seconds.items()]
+TIMED_HEADER = ["seconds", "CPU seconds", "per second", "x baseline", "CPU x baseline"]
+
+
+def against_first(seconds: dict[str, tuple[float, float]], size: int) -> list[list[object]]:
+    """Table rows ``name, size`` and :data:`TIMED_HEADER`, against the first method (the
+    baseline of the same run)."""
+    wall_base, cpu_base = next(iter(seconds.values()))
+    return [
+        [name, size, wall, cpu, size / wall, wall / wall_base, cpu / cpu_base]
+        for name, (wall, cpu) in seconds.items()
+    ]
 
 
 def machine() -> str:

@@ -17,7 +17,7 @@ import random
 from pathlib import Path
 
 import sqlite_utils
-from _common import against_first, print_table, temp_dir, timed_methods
+from _common import TIMED_HEADER, against_first, print_table, temp_dir, timed_methods
 
 from pairwise.ingest import import_prompts, import_responses
 from pairwise.store import Store
@@ -118,7 +118,7 @@ def main() -> None:
     print_table(
         f"Import: {n_prompts:,} prompts + {n_prompts * args.models:,} responses"
         f" ({args.chars:,} characters each, {size_mb:.0f} MB of JSON lines), median of {runs} runs",
-        ["method", "rows", "seconds", "rows/s", "x insert_all"],
+        ["method", "rows", *TIMED_HEADER],
         against_first(seconds, expected),
     )
 

@@ -22,7 +22,7 @@ import random
 from pathlib import Path
 
 import sqlite_utils
-from _common import against_first, print_table, temp_dir, timed_methods
+from _common import TIMED_HEADER, against_first, print_table, temp_dir, timed_methods
 
 from pairwise.ingest import import_judgments
 from pairwise.store import Store
@@ -109,7 +109,7 @@ def main() -> None:
     print_table(
         f"AlpacaEval annotations: {records:,} records ({judged:,} judged; outputs of"
         f" {args.chars:,} characters, {size_mb:.0f} MB of JSON), median of {runs} runs",
-        ["method", "records", "seconds", "records/s", "x insert_all"],
+        ["method", "records", *TIMED_HEADER],
         against_first(seconds, records),
     )
 

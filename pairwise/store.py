@@ -1718,7 +1718,7 @@ class Store:
         """
         cursor = self.conn.execute(sql, params)
         slices = []
-        with _collector_paused():
+        with collector_paused():
             while rows := cursor.fetchmany(100_000):
                 columns = zip(*rows, strict=True)
                 slices.append([_column(v, kind) for v, kind in zip(columns, kinds, strict=True)])
@@ -1744,12 +1744,12 @@ class Store:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a large read builds millions of short-lived tuples.
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a large read or import builds millions of objects.
 
-    The tuples hold no cycles, yet every few hundred of them start a collection, and the larger
-    ones walk them all again: a quarter of the time of a million-row read. It is switched back on
-    if it was on before.
+    They hold no cycles, yet every few hundred of them start a collection, and the larger ones
+    walk them all again: a quarter of the time of a million-row read. It is switched back on if
+    it was on before.
     """
     enabled = gc.isenabled()
     gc.disable()

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from .. import progress
 from ..scales import Scale
-from ..store import ImportedJudgment, Prompt, Store, StoreError
+from ..store import ImportedJudgment, Prompt, Store, StoreError, collector_paused
 from . import alpaca_eval, arena, mt_bench, own
 from .fields import Fields
 from .judged import Judged, JudgmentFormat, placeholder_response
@@ -167,6 +167,11 @@ def import_judgments(store: Store, path: str | Path, *, study: str | None = None
 
     ``study`` names the study for every record; else each record's ``study``, else the file name.
     """
+    with collector_paused():
+        return _import_judgments(store, path, study)
+
+
+def _import_judgments(store: Store, path: str | Path, study: str | None) -> Imported:
     file = str(path)
     problems = Problems(file)
     judged, left_out = read_judged(read_records(path, problems), problems)
