@@ -11,6 +11,9 @@ the numbers can be reproduced on data that never touched the app.
 - ``breakdown``: any pair report per category or for single- versus multi-turn prompts.
 - ``ratings``: Bradley-Terry ratings (half-win ties or Davidson), Elo-scaled, with intervals.
 - ``agreement``: pairwise agreement, Cohen's / Fleiss' kappa, Krippendorff's alpha, Gwet's AC1/AC2.
+- ``judges``: agreement between human and model judges (as MT-Bench), model judges' position consistency.
+- ``leaderboard``: every model against a baseline (as AlpacaEval), with the length-controlled win rate.
+- ``logistic``: weighted logistic fits with soft targets, many bootstrap weightings at once.
 - ``intervals``: Wilson, sign test and the cluster bootstrap the reports share.
 - ``simulate``: judgments with known strengths and biases, for tests and benchmarks.
 """
@@ -41,6 +44,8 @@ from .frame import (
     require_columns,
 )
 from .graded import mean_scores, outcome_mapping, score_distribution
+from .judges import agreement_between, judge_groups, position_consistency
+from .leaderboard import leaderboard, length_controlled_fit, preferences
 from .rates import majority_outcomes, orient_rates, pair_rates, prompt_outcome_counts
 from .ratings import Ratings, bradley_terry, pair_counts
 from .simulate import simulate_judgments
@@ -81,4 +86,12 @@ __all__ = [
     "pair_counts",
     "pairwise_agreement",
     # --- end ratings and agreement names ---
+    # --- judges and leaderboard names ---
+    "agreement_between",
+    "judge_groups",
+    "leaderboard",
+    "length_controlled_fit",
+    "position_consistency",
+    "preferences",
+    # --- end judges and leaderboard names ---
 ]
