@@ -19,7 +19,7 @@ PAIR = ["model_a", "model_b"]
 PAIR_AND_PROMPT = ["model_a", "model_b", "prompt_id"]
 
 # Columns that describe model A and model B; turning a judgment around swaps each pair.
-_SWAPPED_COLUMNS = (("model_a", "model_b"), ("len_a", "len_b"))
+_SWAPPED_COLUMNS = (("model_a", "model_b"), ("len_a", "len_b"), ("response_a", "response_b"))
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, needed_by: str) -> None:
