@@ -382,6 +382,17 @@ def revoke(store: Store, name: str) -> None:
 @click.option("--bootstrap", "rounds", default=1000, show_default=True, help="Bootstrap rounds.")
 @click.option("--seed", default=0, show_default=True, help="Seed of every bootstrap.")
 @click.option("--confidence", default=0.95, show_default=True, help="Interval coverage.")
+@click.option(
+    "--baseline",
+    metavar="MODEL",
+    help="Add a leaderboard of every model against MODEL, with length-controlled win rates.",
+)
+@click.option("--focus", metavar="MODEL", help="Turn every pair so that MODEL is model A.")
+@click.option(
+    "--style-control",
+    is_flag=True,
+    help="Add ratings with length and Markdown style as covariates (as Chatbot Arena).",
+)
 @pass_store
 def report_command(
     store: Store,
@@ -391,6 +402,9 @@ def report_command(
     rounds: int,
     seed: int,
     confidence: float,
+    baseline: str | None,
+    focus: str | None,
+    style_control: bool,
 ) -> None:
     """Win / tie / loss rates with intervals, ratings, agreement and bias checks."""
     from . import report
@@ -399,7 +413,14 @@ def report_command(
         store.get_study(study)  # an unknown study is an error, not an empty report
     with progress_bar():
         result = report.report_from_store(
-            store, study, rounds=rounds, seed=seed, confidence=confidence
+            store,
+            study,
+            rounds=rounds,
+            seed=seed,
+            confidence=confidence,
+            baseline=baseline,
+            focus=focus,
+            style_control=style_control,
         )
     if out is None:
         click.echo(report.render(result, fmt or "md"))

@@ -50,6 +50,10 @@ class Report:
     by_category: pd.DataFrame
     by_turns: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    agreement_between: pd.DataFrame = field(default_factory=pd.DataFrame)
+    position_consistency: pd.DataFrame = field(default_factory=pd.DataFrame)
+    leaderboard: pd.DataFrame = field(default_factory=pd.DataFrame)
+    style: analysis.StyleRatings | None = None
 
 
 def build_report(
@@ -60,14 +64,25 @@ def build_report(
     confidence: float = 0.95,
     study: str | None = None,
     counts: dict[str, int] | None = None,
+    baseline: str | None = None,
+    focus: str | None = None,
+    style_control: bool = False,
 ) -> Report:
     """Compute the report on a judgments frame (see ``docs/judgments-frame.md``).
 
     Gold checks are for annotator quality, not model quality: rows with ``is_gold`` are left out.
     ``counts`` are the store's table sizes, recorded in ``meta`` next to the frame's own counts.
+    ``baseline`` adds a leaderboard of every model against it; ``focus`` turns every pair so that
+    the named model is model A; ``style_control`` adds ratings with style covariates, which need
+    the response texts (``response_a`` / ``response_b``) in the frame.
     """
     if "is_gold" in frame.columns:
         frame = frame[~frame["is_gold"].astype(bool)]
+    for role, model in (("focus", focus), ("baseline", baseline)):
+        if model is not None and not _has_model(frame, model):
+            raise ValueError(f"{role} model {model!r} does not appear in the judgments")
+    if focus is not None:
+        frame = analysis.orient_judgments(frame, focus)
     if {"score", "outcome"} <= set(frame.columns):
         analysis.outcome_signs(frame)  # raises unless they agree; then scores say it all
         frame = frame.drop(columns="outcome")
@@ -82,6 +97,12 @@ def build_report(
     has_annotator_columns = {"annotator", "shown_order", "seconds"} <= set(frame.columns)
     several_categories = "category" in frame.columns and frame["category"].nunique() > 1
 
+    # Agreement between annotators and their habits are about people; model judges have their
+    # own sections.
+    humans = (
+        frame[(frame["judge_kind"] == "human").to_numpy()] if _has_model_judges(frame) else frame
+    )
+
     def majority() -> pd.DataFrame:
         return analysis.pair_rates(analysis.majority_outcomes(frame), **options)
 
@@ -93,7 +114,7 @@ def build_report(
         "scores": (graded, lambda: analysis.mean_scores(frame, **options)),
         "distribution": (graded, lambda: analysis.score_distribution(frame)),
         "ratings": (len(models) >= 2, lambda: analysis.bradley_terry(frame, **options)),
-        "agreement": (True, lambda: _agreement(frame)),
+        "agreement": (True, lambda: _agreement(humans)),
         "position": (
             True,
             lambda: _maybe(analysis.position_preference, frame, "shown_order", **options),
@@ -101,8 +122,8 @@ def build_report(
         "length": (True, lambda: _maybe(analysis.length_preference, frame, "len_a", **options)),
         "buckets": (True, lambda: _maybe(analysis.length_buckets, frame, "len_a", **options)),
         "annotators": (
-            has_rows and has_annotator_columns,
-            lambda: analysis.annotator_summary(frame),
+            has_rows and has_annotator_columns and len(humans) > 0,
+            lambda: analysis.annotator_summary(humans),
         ),
         "by_category": (
             has_rows and several_categories,
@@ -111,6 +132,22 @@ def build_report(
         "by_turns": (
             has_rows and "turns" in frame.columns,
             lambda: analysis.rates_by_turns(frame, **options),
+        ),
+        "agreement_between": (
+            has_rows and "annotator" in frame.columns,
+            lambda: _agreement_between(frame),
+        ),
+        "position_consistency": (
+            has_rows and _has_model_judges(frame) and "shown_order" in frame.columns,
+            lambda: analysis.position_consistency(frame, confidence=confidence),
+        ),
+        "leaderboard": (
+            has_rows and baseline is not None,
+            lambda: analysis.leaderboard(frame, baseline, **options),
+        ),
+        "style": (
+            style_control and len(models) >= 2,
+            lambda: analysis.style_controlled_ratings(frame, **options),
         ),
     }
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -143,7 +180,17 @@ def build_report(
             "bootstrap over prompts",
             "majority": "per prompt, the outcome most annotators chose; no clear majority is a tie",
             "gold": "gold-check comparisons are left out",
+            "agreement_between": "share of vote pairs that agree, pooled over items (prompt and "
+            "pair of models), every vote of one judge group with every vote of the other; without "
+            "ties drops pairs where either vote is a tie (as FastChat's compute_agreement)",
+            "leaderboard": "each model against the baseline from its own side; win + ½ tie is the "
+            "mean preference; lc_win_rate from a logistic model with tanh of the normalised length "
+            "difference, predicted at equal lengths (AlpacaEval 2.0), bootstrap over prompts",
+            "style_control": "Bradley-Terry with standardised (a - b) / (a + b + 1) differences in "
+            "length, Markdown headers, list items and bold as covariates (Chatbot Arena)",
         },
+        "baseline": baseline,
+        "focus": focus,
         "rounds": rounds,
         "seed": seed,
         "scales": scales,
@@ -163,6 +210,10 @@ def build_report(
         by_category=done.get("by_category", empty),
         by_turns=done.get("by_turns", empty),
         meta=meta,
+        agreement_between=done.get("agreement_between", empty),
+        position_consistency=done.get("position_consistency", empty),
+        leaderboard=done.get("leaderboard", empty),
+        style=done.get("style"),
     )
 
 
@@ -173,13 +224,26 @@ def report_from_store(
     rounds: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    baseline: str | None = None,
+    focus: str | None = None,
+    style_control: bool = False,
 ) -> Report:
     """The report on a study (or every study) of a store, excluded annotators left out."""
     progress.report("loading judgments", 0, 1)
-    frame = store.judgments_frame(study, include_gold=False)
+    frame = store.judgments_frame(study, include_gold=False, with_text=style_control)
+    if style_control:  # only the responses' texts are needed, not the prompts'
+        frame = frame.drop(columns="messages")
     progress.report("loading judgments", 1, 1)
     return build_report(
-        frame, rounds=rounds, seed=seed, confidence=confidence, study=study, counts=store.counts()
+        frame,
+        rounds=rounds,
+        seed=seed,
+        confidence=confidence,
+        study=study,
+        counts=store.counts(),
+        baseline=baseline,
+        focus=focus,
+        style_control=style_control,
     )
 
 
@@ -224,6 +288,20 @@ def _maybe(function, frame: pd.DataFrame, needs: str, **options):
         return function(frame, **options)
     except ValueError:
         return None
+
+
+def _has_model(frame: pd.DataFrame, model: str) -> bool:
+    return bool(((frame["model_a"] == model) | (frame["model_b"] == model)).any())
+
+
+def _has_model_judges(frame: pd.DataFrame) -> bool:
+    return "judge_kind" in frame.columns and bool((frame["judge_kind"] == "model").any())
+
+
+def _agreement_between(frame: pd.DataFrame) -> pd.DataFrame:
+    """Agreement between judge groups; empty when no two votes share an item."""
+    table = analysis.agreement_between(frame)
+    return table if table["n_pairs_with_ties"].notna().any() else pd.DataFrame()
 
 
 def _agreement(frame: pd.DataFrame) -> pd.DataFrame:
@@ -279,6 +357,66 @@ def report_json(report: Report) -> dict[str, Any]:
             "category": _pair_records(report.by_category, extra=("category",)),
             "turns": _pair_records(report.by_turns, extra=("turn_kind",)),
         },
+        "agreement_between": _records(report.agreement_between),
+        "position_consistency": [
+            {
+                key: _plain(row[key])
+                for key in ("judge", "n", "consistent", "favours_first", "favours_second")
+            }
+            | {
+                "consistency": _num(row["consistency"]),
+                "consistency_ci": [
+                    _num(row["consistency_ci_low"]),
+                    _num(row["consistency_ci_high"]),
+                ],
+                "favours_first_rate": _num(row["favours_first_rate"]),
+                "favours_second_rate": _num(row["favours_second_rate"]),
+            }
+            for row in report.position_consistency.to_dict("records")
+        ],
+        "leaderboard": [
+            {
+                "model": row["model"],
+                **{k: int(row[k]) for k in ("n", "n_prompts", "wins", "ties", "losses")},
+                "win_rate": _num(row["win_rate"]),
+                "win_half_tie_rate": _num(row["win_half_tie_rate"]),
+                "standard_error": _num(row["standard_error"]),
+                "ci": [_num(row["ci_low"]), _num(row["ci_high"])],
+                "lc_win_rate": _num(row["lc_win_rate"]),
+                "lc_ci": [_num(row["lc_ci_low"]), _num(row["lc_ci_high"])],
+                "method": row["method"],
+            }
+            for row in report.leaderboard.to_dict("records")
+        ],
+        "style_control": _style_json(report.style),
+    }
+
+
+def _style_json(style: analysis.StyleRatings | None) -> dict[str, Any] | None:
+    if style is None:
+        return None
+    return {
+        "rounds": style.rounds,
+        "seed": style.seed,
+        "anchor": style.anchor,
+        "ridge": style.ridge,
+        "models": [
+            {
+                "model": row.model,
+                "rating": _num(row.rating),
+                "ci": [_num(row.ci_low), _num(row.ci_high)],
+                "n": int(row.n),
+            }
+            for row in style.table.itertuples()
+        ],
+        "coefficients": [
+            {
+                "feature": row.feature,
+                "coefficient": _num(row.coefficient),
+                "ci": [_num(row.ci_low), _num(row.ci_high)],
+            }
+            for row in style.coefficients.itertuples()
+        ],
     }
 
 
@@ -596,6 +734,94 @@ def _sections(report: Report) -> list[tuple[str, str, tuple[list[str], list[list
         out.append(("By category", "", _pair_table(report.by_category, ("category",))))
     if len(report.by_turns):
         out.append(("Single- vs multi-turn", "", _pair_table(report.by_turns, ("turn_kind",))))
+    return out + _judge_sections(report)
+
+
+def _judge_sections(report: Report) -> list[tuple[str, str, Any]]:
+    """Leaderboard, style control, and human and model judges side by side."""
+    out: list[tuple[str, str, Any]] = []
+    method = report.meta["method"]
+    if len(report.leaderboard):
+        rows = [
+            [
+                r["model"],
+                str(r["n"]),
+                f"{r['wins']}/{r['ties']}/{r['losses']}",
+                _pct(r["win_rate"]),
+                f"{_pct(r['win_half_tie_rate'])} {_interval(r['ci_low'], r['ci_high'])}",
+                _pct(r["standard_error"]),
+                f"{_pct(r['lc_win_rate'])} {_interval(r['lc_ci_low'], r['lc_ci_high'])}",
+            ]
+            for r in report.leaderboard.to_dict("records")
+        ]
+        out.append(
+            (
+                f"Leaderboard against {report.meta['baseline']}",
+                method["leaderboard"] + ".",
+                (["model", "n", "w/t/l", "win", "win + ½ tie", "s.e.", "length-controlled"], rows),
+            )
+        )
+    if report.style is not None:
+        rows = [
+            [t.model, f"{t.rating:.0f}", _interval(t.ci_low, t.ci_high, lambda v: f"{v:.0f}")]
+            for t in report.style.table.itertuples()
+        ]
+        rows += [
+            [
+                f"style: {c.feature}",
+                "–" if pd.isna(c.coefficient) else f"{c.coefficient:+.3f}",
+                _interval(c.ci_low, c.ci_high, lambda v: "–" if pd.isna(v) else f"{v:+.3f}"),
+            ]
+            for c in report.style.coefficients.itertuples()
+        ]
+        out.append(
+            (
+                "Ratings with style control",
+                method["style_control"]
+                + "; style coefficients in log-odds per standard deviation.",
+                (["model / covariate", "rating / coefficient", "interval"], rows),
+            )
+        )
+    if len(report.agreement_between):
+        rows = [
+            [
+                a["group_a"],
+                a["group_b"],
+                "all" if pd.isna(a["turn"]) else str(a["turn"]),
+                _pct(a["with_ties"]),
+                "–" if pd.isna(a["n_pairs_with_ties"]) else str(a["n_pairs_with_ties"]),
+                _pct(a["without_ties"]),
+                "–" if pd.isna(a["n_pairs_without_ties"]) else str(a["n_pairs_without_ties"]),
+            ]
+            for a in report.agreement_between.to_dict("records")
+        ]
+        out.append(
+            (
+                "Agreement between judges",
+                method["agreement_between"] + "; random is the chance level (MT-Bench).",
+                (["judges", "with", "turn", "with ties", "pairs", "without ties", "pairs"], rows),
+            )
+        )
+    if len(report.position_consistency):
+        rows = [
+            [
+                r["judge"],
+                str(r["n"]),
+                f"{_pct(r['consistency'])} "
+                f"{_interval(r['consistency_ci_low'], r['consistency_ci_high'])}",
+                _pct(r["favours_first_rate"]),
+                _pct(r["favours_second_rate"]),
+            ]
+            for r in report.position_consistency.to_dict("records")
+        ]
+        out.append(
+            (
+                "Position consistency of model judges",
+                "Comparisons a model judge saw in both orders: consistent when its verdict "
+                "survives the swap; otherwise it favoured the response shown first or second.",
+                (["judge", "n", "consistent", "favours first", "favours second"], rows),
+            )
+        )
     return out
 
 

@@ -66,6 +66,10 @@ def test_schema_has_the_documented_keys_and_is_json():
         "agreement",
         "bias",
         "breakdowns",
+        "agreement_between",
+        "position_consistency",
+        "leaderboard",
+        "style_control",
     }
     assert data["meta"]["schema"] == REPORT_SCHEMA
     assert (data["meta"]["rounds"], data["meta"]["seed"]) == (100, 2)

@@ -15,6 +15,7 @@ from pairwise import report
 from pairwise.pages.common import require_admin
 
 ALL = "(all studies)"
+NONE = "(none)"
 
 
 def page() -> None:
@@ -29,12 +30,40 @@ def page() -> None:
     )
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="report.seed")
     study = None if chosen == ALL else chosen
+    models = store.models()
+    views = st.columns([1, 1, 1])
+    baseline = views[0].selectbox("Baseline (leaderboard)", [NONE, *models], key="report.baseline")
+    focus = views[1].selectbox("Focus model (always model A)", [NONE, *models], key="report.focus")
+    style_control = views[2].checkbox("Style control for ratings", key="report.style")
+    baseline = None if baseline == NONE else baseline
+    focus = None if focus == NONE else focus
 
-    version = (store.path, study, store.counts()["judgments"], int(rounds), int(seed))
+    version = (
+        store.path,
+        study,
+        store.counts()["judgments"],
+        int(rounds),
+        int(seed),
+        baseline,
+        focus,
+        style_control,
+    )
     cached = st.session_state.get("report.cached")
     if cached is None or cached[0] != version:
         with st.spinner("Computing the report…"):
-            result = report.report_from_store(store, study, rounds=int(rounds), seed=int(seed))
+            try:
+                result = report.report_from_store(
+                    store,
+                    study,
+                    rounds=int(rounds),
+                    seed=int(seed),
+                    baseline=baseline,
+                    focus=focus,
+                    style_control=style_control,
+                )
+            except ValueError as e:  # say, a baseline the chosen study never judged
+                st.error(str(e))
+                return
         st.session_state["report.cached"] = (version, result)
     else:
         result = cached[1]
@@ -81,6 +110,18 @@ def show(result: report.Report) -> None:
         st.altair_chart(charts["ratings"], width="stretch")
         st.dataframe(result.ratings.table, hide_index=True)
 
+    if len(result.leaderboard):
+        st.subheader(f"Leaderboard against {meta['baseline']}")
+        st.caption(meta["method"]["leaderboard"] + ".")
+        st.dataframe(result.leaderboard, hide_index=True)
+
+    if result.style is not None:
+        st.subheader("Ratings with style control")
+        st.caption(meta["method"]["style_control"] + ".")
+        st.dataframe(result.style.table, hide_index=True)
+        st.caption("Style coefficients (log-odds per standard deviation of the difference)")
+        st.dataframe(result.style.coefficients, hide_index=True)
+
     if len(result.scores):
         st.subheader("Graded scores")
         st.dataframe(result.scores, hide_index=True)
@@ -91,6 +132,14 @@ def show(result: report.Report) -> None:
     if len(result.agreement):
         st.subheader("Agreement between annotators")
         st.dataframe(result.agreement, hide_index=True)
+
+    if len(result.agreement_between):
+        st.subheader("Agreement between judges")
+        st.caption(meta["method"]["agreement_between"] + "; random is the chance level.")
+        st.dataframe(result.agreement_between, hide_index=True)
+    if len(result.position_consistency):
+        st.subheader("Position consistency of model judges")
+        st.dataframe(result.position_consistency, hide_index=True)
 
     st.subheader("Bias checks")
     bias = [
