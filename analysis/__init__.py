@@ -13,6 +13,7 @@ the numbers can be reproduced on data that never touched the app.
 - ``agreement``: pairwise agreement, Cohen's / Fleiss' kappa, Krippendorff's alpha, Gwet's AC1/AC2.
 - ``judges``: agreement between human and model judges (as MT-Bench), model judges' position consistency.
 - ``leaderboard``: every model against a baseline (as AlpacaEval), with the length-controlled win rate.
+- ``scorers``: reward models (per-response scores) as judges: accuracy on human judgments.
 - ``style``: Bradley-Terry ratings with style control (length and Markdown covariates), as Arena.
 - ``logistic``: weighted logistic fits with soft targets, many bootstrap weightings at once.
 - ``intervals``: Wilson, sign test and the cluster bootstrap the reports share.
@@ -49,6 +50,7 @@ from .judges import agreement_between, judge_groups, position_consistency
 from .leaderboard import leaderboard, length_controlled_fit, preferences
 from .rates import majority_outcomes, orient_rates, pair_rates, prompt_outcome_counts
 from .ratings import Ratings, bradley_terry, pair_counts
+from .scorers import scorer_accuracy, strength_label
 from .simulate import simulate_judgments
 from .style import StyleRatings, markdown_counts, style_controlled_ratings, style_differences
 
@@ -95,6 +97,8 @@ __all__ = [
     "length_controlled_fit",
     "position_consistency",
     "preferences",
+    "scorer_accuracy",
+    "strength_label",
     "StyleRatings",
     "markdown_counts",
     "style_controlled_ratings",

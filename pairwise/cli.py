@@ -32,6 +32,7 @@ from .ingest import (
     import_judgments,
     import_prompts,
     import_responses,
+    import_scores,
     read_prompt_ids,
 )
 from .store import Store, StoreError, Study
@@ -191,6 +192,14 @@ def import_judgments_command(store: Store, file: str, study: str | None) -> None
     with progress_bar():
         imported = import_judgments(store, file, study=study)
     click.echo(imported)
+
+
+@import_.command("scores")
+@click.argument("file")
+@pass_store
+def import_scores_command(store: Store, file: str) -> None:
+    """Import scores of responses (prompt_id, model, scorer, score), e.g. a reward model's."""
+    click.echo(import_scores(store, file))
 
 
 # -- study -----------------------------------------------------------------------------------------

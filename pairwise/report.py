@@ -54,6 +54,7 @@ class Report:
     position_consistency: pd.DataFrame = field(default_factory=pd.DataFrame)
     leaderboard: pd.DataFrame = field(default_factory=pd.DataFrame)
     style: analysis.StyleRatings | None = None
+    scorers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_report(
@@ -67,6 +68,7 @@ def build_report(
     baseline: str | None = None,
     focus: str | None = None,
     style_control: bool = False,
+    scores: pd.DataFrame | None = None,
 ) -> Report:
     """Compute the report on a judgments frame (see ``docs/judgments-frame.md``).
 
@@ -74,7 +76,8 @@ def build_report(
     ``counts`` are the store's table sizes, recorded in ``meta`` next to the frame's own counts.
     ``baseline`` adds a leaderboard of every model against it; ``focus`` turns every pair so that
     the named model is model A; ``style_control`` adds ratings with style covariates, which need
-    the response texts (``response_a`` / ``response_b``) in the frame.
+    the response texts (``response_a`` / ``response_b``) in the frame. ``scores`` (prompt_id,
+    model, scorer, score) adds each scorer's accuracy on the human judgments.
     """
     if "is_gold" in frame.columns:
         frame = frame[~frame["is_gold"].astype(bool)]
@@ -149,6 +152,10 @@ def build_report(
             style_control and len(models) >= 2,
             lambda: analysis.style_controlled_ratings(frame, **options),
         ),
+        "scorers": (
+            has_rows and scores is not None and len(scores) > 0,
+            lambda: analysis.scorer_accuracy(frame, scores, **options),
+        ),
     }
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {pool.submit(run): name for name, (wanted, run) in sections.items() if wanted}
@@ -186,6 +193,10 @@ def build_report(
             "leaderboard": "each model against the baseline from its own side; win + ½ tie is the "
             "mean preference; lc_win_rate from a logistic model with tanh of the normalised length "
             "difference, predicted at equal lengths (AlpacaEval 2.0), bootstrap over prompts",
+            "scorers": "share of human judgments (ties left out) where the response a scorer "
+            "scores higher is the one preferred, per preference strength; equal scores and "
+            "unscored responses left out and counted; Wilson, or a bootstrap over prompts when "
+            "prompts repeat",
             "style_control": "Bradley-Terry with standardised (a - b) / (a + b + 1) differences in "
             "length, Markdown headers, list items and bold as covariates (Chatbot Arena)",
         },
@@ -214,6 +225,7 @@ def build_report(
         position_consistency=done.get("position_consistency", empty),
         leaderboard=done.get("leaderboard", empty),
         style=done.get("style"),
+        scorers=done.get("scorers", empty),
     )
 
 
@@ -244,6 +256,7 @@ def report_from_store(
         baseline=baseline,
         focus=focus,
         style_control=style_control,
+        scores=store.scores_frame(),
     )
 
 
@@ -389,6 +402,19 @@ def report_json(report: Report) -> dict[str, Any]:
             for row in report.leaderboard.to_dict("records")
         ],
         "style_control": _style_json(report.style),
+        "scorers": [
+            {
+                key: _plain(row[key])
+                for key in ("scorer", "strength", "scale", "margin", "n", "correct")
+            }
+            | {
+                "accuracy": _num(row["accuracy"]),
+                "ci": [_num(row["ci_low"]), _num(row["ci_high"])],
+                "method": row["method"],
+            }
+            | {key: int(row[key]) for key in ("human_ties", "score_ties", "unscored")}
+            for row in report.scorers.to_dict("records")
+        ],
     }
 
 
@@ -800,6 +826,37 @@ def _judge_sections(report: Report) -> list[tuple[str, str, Any]]:
                 "Agreement between judges",
                 method["agreement_between"] + "; random is the chance level (MT-Bench).",
                 (["judges", "with", "turn", "with ties", "pairs", "without ties", "pairs"], rows),
+            )
+        )
+    if len(report.scorers):
+        rows = [
+            [
+                r["scorer"],
+                r["strength"] if pd.isna(r["scale"]) else f"{r['strength']} ({r['scale']}-point)",
+                str(r["n"]),
+                f"{_pct(r['accuracy'])} {_interval(r['ci_low'], r['ci_high'])}",
+                str(r["human_ties"]),
+                str(r["score_ties"]),
+                str(r["unscored"]),
+            ]
+            for r in report.scorers.to_dict("records")
+        ]
+        out.append(
+            (
+                "Scorers on human judgments",
+                method["scorers"] + ".",
+                (
+                    [
+                        "scorer",
+                        "strength",
+                        "n",
+                        "accuracy",
+                        "human ties",
+                        "equal scores",
+                        "unscored",
+                    ],
+                    rows,
+                ),
             )
         )
     if len(report.position_consistency):

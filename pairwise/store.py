@@ -152,6 +152,13 @@ CREATE TABLE IF NOT EXISTS scan_starts (
     PRIMARY KEY (study_id, annotator_id)
 );
 CREATE INDEX IF NOT EXISTS scan_starts_key ON scan_starts (study_id, sort_key);
+CREATE TABLE IF NOT EXISTS scores (
+    response_id INTEGER NOT NULL REFERENCES responses(id),
+    scorer TEXT NOT NULL,            -- a reward model or any per-response scorer
+    score REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (response_id, scorer)
+);
 CREATE TABLE IF NOT EXISTS study_totals (
     study_id INTEGER PRIMARY KEY REFERENCES studies(id),
     regular INTEGER NOT NULL,        -- comparisons that are not gold checks
@@ -581,6 +588,53 @@ class Store:
             yield from conn.execute(
                 f"{select} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk
             )
+    def response_ids(self) -> dict[tuple[str, str], int]:
+        """Every stored response's id by ``(prompt_id, model)``."""
+        rows = self.conn.execute("SELECT prompt_id, model, id FROM responses")
+        return {(prompt_id, model): rid for prompt_id, model, rid in rows}
+
+    # -- scores of responses ----------------------------------------------------------------------
+
+    def add_scores(self, scores: Iterable[tuple[str, str, str, float]]) -> tuple[int, int]:
+        """Insert ``(prompt_id, model, scorer, score)`` rows; returns ``(inserted, unchanged)``.
+
+        A response a scorer already scored the same is skipped; with another score it raises
+        :class:`DuplicateConflict`, and an unknown response :class:`StoreError` (inside the
+        caller's transaction, nothing is written).
+        """
+        inserted = unchanged = 0
+        created = now_iso()
+        with self.transaction() as conn:
+            ids = self.response_ids()
+            for prompt_id, model, scorer, score in scores:
+                rid = ids.get((prompt_id, model))
+                if rid is None:
+                    raise StoreError(f"no response of {model!r} to prompt {prompt_id!r}")
+                old = conn.execute(
+                    "SELECT score FROM scores WHERE response_id = ? AND scorer = ?", [rid, scorer]
+                ).fetchone()
+                if old is not None:
+                    if old[0] != score:
+                        raise DuplicateConflict(
+                            f"{scorer!r} already scored the response of {model!r} to prompt "
+                            f"{prompt_id!r} as {old[0]!r}"
+                        )
+                    unchanged += 1
+                    continue
+                conn.execute(
+                    "INSERT INTO scores (response_id, scorer, score, created_at) VALUES (?, ?, ?, ?)",
+                    [rid, scorer, score, created],
+                )
+                inserted += 1
+        return inserted, unchanged
+
+    def scores_frame(self) -> pd.DataFrame:
+        """Scores of responses, one row each: prompt_id, model, scorer, score."""
+        return pd.read_sql_query(
+            "SELECT r.prompt_id, r.model, s.scorer, s.score FROM scores s"
+            " JOIN responses r ON r.id = s.response_id ORDER BY s.scorer, r.prompt_id, r.model",
+            self.conn,
+        )
 
     def prompt_ids(self, categories: Iterable[str] | None = None) -> set[str]:
         """Every stored prompt id, or those in ``categories``."""

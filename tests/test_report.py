@@ -70,6 +70,7 @@ def test_schema_has_the_documented_keys_and_is_json():
         "position_consistency",
         "leaderboard",
         "style_control",
+        "scorers",
     }
     assert data["meta"]["schema"] == REPORT_SCHEMA
     assert (data["meta"]["rounds"], data["meta"]["seed"]) == (100, 2)

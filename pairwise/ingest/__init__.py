@@ -7,7 +7,8 @@ content count as ``unchanged``.
 
 Every format, with an example, and the rules common to all are in ``docs/formats.md``: our own
 prompts, responses and judgments; AlpacaEval ``model_outputs.json`` and ``annotations.json``;
-Chatbot Arena battles, MT-Bench human judgments and FastChat's pair judgments; study files.
+Chatbot Arena battles, MT-Bench human judgments and FastChat's pair judgments; scores of
+responses (a reward model's, say); study files.
 
 Layout
 ------
@@ -16,9 +17,9 @@ Layout
 id and checks them against the store. Each outside format is one module that only reads
 records: :mod:`.own` (our prompts, responses and judgments), :mod:`.alpaca_eval`,
 :mod:`.arena` (Chatbot Arena battles, MT-Bench human judgments), :mod:`.mt_bench` (FastChat's
-pair judgments). :mod:`.text_files` and
-:mod:`.judgments` write what the formats read; :mod:`.study_files` sets up studies. A new
-format is a module with a :class:`~.texts.ResponseFormat` or :class:`~.judged.JudgmentFormat`,
+pair judgments), :mod:`.scores` (scores of responses). :mod:`.text_files` and :mod:`.judgments`
+write what the formats read; :mod:`.study_files` sets up studies. A new format is a module with a
+:class:`~.texts.ResponseFormat` or :class:`~.judged.JudgmentFormat`,
 listed in ``RESPONSE_FORMATS`` or ``JUDGMENT_FORMATS``.
 """
 
@@ -30,6 +31,7 @@ from .fields import ROLES
 from .judgments import IMPORTED_QUESTION, JUDGMENT_FORMATS, import_judgments
 from .own import OUTCOME_SCORES
 from .reader import MAX_FIELD_CHARS, MAX_PROBLEMS, Imported, IngestError, Problem
+from .scores import import_scores
 from .study_files import (
     StudySpec,
     create_study,
@@ -60,6 +62,7 @@ __all__ = [
     "import_judgments",
     "import_prompts",
     "import_responses",
+    "import_scores",
     "parse_pairs",
     "read_prompt_ids",
     "read_prompts",

@@ -140,6 +140,10 @@ def show(result: report.Report) -> None:
     if len(result.position_consistency):
         st.subheader("Position consistency of model judges")
         st.dataframe(result.position_consistency, hide_index=True)
+    if len(result.scorers):
+        st.subheader("Scorers on human judgments")
+        st.caption(meta["method"]["scorers"] + ".")
+        st.dataframe(result.scorers, hide_index=True)
 
     st.subheader("Bias checks")
     bias = [
