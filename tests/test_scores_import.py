@@ -116,3 +116,14 @@ def test_report_accuracy_matches_a_count_over_the_judgments(judged, write_file):
         assert low <= section[key]["accuracy"] <= high
     assert section["all"]["human_ties"] == human_ties
     assert section[3]["strength"] == "much better" and section[3]["scale"] == 7
+
+
+def test_scores_of_either_sign_import_and_infinities_do_not(judged, write_file):
+    row = _scores(judged)[0]
+    negative = import_scores(judged, write_file("n.jsonl", _jsonl([dict(row, score=-3.5)])))
+    assert negative.inserted == {"scores": 1}
+    path = write_file(
+        "inf.csv", f"prompt_id,model,scorer,score\n{row['prompt_id']},{row['model']},z,inf\n"
+    )
+    with pytest.raises(IngestError, match='line 2, field "score": inf is out of range'):
+        import_scores(judged, path)

@@ -110,9 +110,12 @@ class Fields:
             return None
         return value
 
-    def number(self, name: str, *, high: float = 1e12) -> float | None:
-        """An optional number from 0 up to ``high``; ``NaN`` reads as missing."""
-        value = self._get(name, False)
+    def number(
+        self, name: str, *, required: bool = False, low: float = 0.0, high: float = 1e12
+    ) -> float | None:
+        """A number from ``low`` up to ``high`` (optional unless ``required``); ``NaN`` reads as
+        missing."""
+        value = self._get(name, required)
         if self.record.from_csv and isinstance(value, str):
             try:
                 value = float(value)
@@ -120,11 +123,13 @@ class Fields:
                 self.problem(name, f"must be a number, not {value!r}")
                 return None
         if value is None or (isinstance(value, float) and math.isnan(value)):
+            if required and value is not None:
+                self.problem(name, "is missing")
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem(name, f"must be a number, not {kind(value)}")
             return None
-        if not 0 <= value < high:  # also refuses infinities, and big integers as they are
+        if not low <= value < high:  # also refuses infinities, and big integers as they are
             self.problem(name, f"{value!r} is out of range")
             return None
         return float(value)

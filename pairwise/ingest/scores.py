@@ -8,14 +8,14 @@ or against the store. JSON lines, a JSON array or CSV, checked whole and written
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from ..store import Store
 from .fields import Fields
-from .reader import Imported, Problems, Record, kind, read_records
+from .reader import Imported, Problems, Record, read_records
 
 ScoreRow = tuple[str, str, str, float]
+SCORE_LIMIT = 1e300  # any finite score; infinities are refused
 
 
 def import_scores(store: Store, path: str | Path) -> Imported:
@@ -60,28 +60,7 @@ def score_from(record: Record, problems: Problems) -> ScoreRow | None:
     prompt_id = f.name("prompt_id", numbers=True)
     model = f.name("model")
     scorer = f.name("scorer")
-    score = _finite_number(f, "score")
+    score = f.number("score", required=True, low=-SCORE_LIMIT, high=SCORE_LIMIT)
     if f.failed or score is None:
         return None
     return prompt_id, model, scorer, score
-
-
-def _finite_number(f: Fields, name: str) -> float | None:
-    """A required number of either sign (CSV gives it as text)."""
-    if not f.present(name):
-        f.problem(name, "is missing")
-        return None
-    value = f.record.data[name]
-    if f.record.from_csv and isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            f.problem(name, f"must be a number, not {value!r}")
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        f.problem(name, f"must be a number, not {kind(value)}")
-        return None
-    if not math.isfinite(value):
-        f.problem(name, f"{value!r} is not a finite number")
-        return None
-    return float(value)
