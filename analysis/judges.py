@@ -86,60 +86,83 @@ def agreement_between(frame: pd.DataFrame) -> pd.DataFrame:
 def position_consistency(frame: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     """Per model judge, how often its verdict survives swapping the two responses (MT-Bench Table 2).
 
-    A comparison counts when the judge judged it once shown AB and once shown BA (judgments whose
+    A comparison counts when the judge saw it in both orders: one judgment with both ``score_ab``
+    (A shown first) and ``score_ba`` (B shown first), as MT-Bench's ``g1_winner`` / ``g2_winner``
+    import, or two judgments of the comparison, one shown ``AB`` and one ``BA`` (judgments whose
     ``shown_order`` is unknown are left out). Consistent: the same verdict for model A both times.
-    Otherwise the judge favoured the first-shown side when its two verdicts, read as "the left
-    response is better", lean left on balance, and the second-shown side when they lean right.
-    Columns: judge, n, consistent, favours_first, favours_second (counts), consistency,
+    Otherwise the judge favoured the first-shown side when its two verdicts, read as "the response
+    shown first is better", lean that way on balance, and the second-shown side when they lean the
+    other. Columns: judge, n, consistent, favours_first, favours_second (counts), consistency,
     favours_first_rate, favours_second_rate (shares of n), consistency_ci_low / _high (Wilson).
     Frames without ``judge_kind`` treat every annotator as a possible model judge.
     """
-    require_columns(frame, ["annotator", "shown_order"], needed_by="position_consistency")
+    require_columns(frame, ["annotator"], needed_by="position_consistency")
     if "judge_kind" in frame.columns:
         frame = frame[(frame["judge_kind"].astype(object) == "model").to_numpy()]
-    frame = frame[frame["shown_order"].notna().to_numpy()]
-    columns = ["judge", "n", "consistent", "favours_first", "favours_second"]
-    if len(frame) == 0:
-        return _consistency_table(pd.DataFrame(columns=columns), confidence)
-    item = _item_keys(frame, needed_by="position_consistency")
-    signs = outcome_signs(frame)
-    shown_first_a = (frame["shown_order"].astype(object) == "AB").to_numpy()
-    # The verdict for the side shown first: model A's when A was on the left, else model B's.
-    left = pd.DataFrame(
-        {
-            "judge": frame["annotator"].astype(object).to_numpy(),
-            "item": item,
-            "order": np.where(shown_first_a, "AB", "BA"),
-            "sign": signs,
-            "left": np.where(shown_first_a, signs, -signs),
-        }
-    )
-    repeated = left.duplicated(["judge", "item", "order"])
-    if repeated.any():
-        at = np.flatnonzero(repeated.to_numpy())[0]
-        raise ValueError(
-            f"judge {left['judge'].iloc[at]!r} judged one comparison more than once in the same "
-            "order; keep one judgment per order"
-        )
-    first, second = (
-        left[left["order"] == order].drop(columns="order").set_index(["judge", "item"])
-        for order in ("AB", "BA")
-    )
-    both = first.merge(second, left_index=True, right_index=True, suffixes=("_ab", "_ba"))
-    if both.empty:
-        return _consistency_table(pd.DataFrame(columns=columns), confidence)
+    both = pd.concat([_both_in_one(frame), _both_in_two(frame)], ignore_index=True)
     consistent = both["sign_ab"] == both["sign_ba"]
-    lean = both["left_ab"] + both["left_ba"]
+    # Read as "the response shown first is better": A's verdict shown AB, B's shown BA.
+    lean = both["sign_ab"] - both["sign_ba"]
     per_item = pd.DataFrame(
         {
+            "judge": both["judge"],
             "n": 1,
             "consistent": consistent.astype(int),
             "favours_first": (~consistent & (lean > 0)).astype(int),
             "favours_second": (~consistent & (lean < 0)).astype(int),
         }
     )
-    counts = per_item.groupby(level="judge", sort=True).sum().reset_index()
+    counts = per_item.groupby("judge", sort=True).sum().reset_index()
     return _consistency_table(counts, confidence)
+
+
+def _both_in_one(frame: pd.DataFrame) -> pd.DataFrame:
+    """judge, sign_ab, sign_ba of judgments that carry both orders' scores."""
+    if not {"score_ab", "score_ba"} <= set(frame.columns):
+        return pd.DataFrame(columns=["judge", "sign_ab", "sign_ba"])
+    ab = pd.to_numeric(frame["score_ab"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    ba = pd.to_numeric(frame["score_ba"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    seen = ~np.isnan(ab) & ~np.isnan(ba)
+    return pd.DataFrame(
+        {
+            "judge": frame["annotator"].astype(object).to_numpy()[seen],
+            "sign_ab": np.sign(ab[seen]).astype(int),
+            "sign_ba": np.sign(ba[seen]).astype(int),
+        }
+    )
+
+
+def _both_in_two(frame: pd.DataFrame) -> pd.DataFrame:
+    """judge, sign_ab, sign_ba of comparisons a judge judged twice, once in each order."""
+    empty = pd.DataFrame(columns=["judge", "sign_ab", "sign_ba"])
+    if "shown_order" not in frame.columns:
+        return empty
+    if {"score_ab", "score_ba"} <= set(frame.columns):  # those are read whole by _both_in_one
+        frame = frame[frame["score_ab"].isna().to_numpy() | frame["score_ba"].isna().to_numpy()]
+    frame = frame[frame["shown_order"].notna().to_numpy()]
+    if len(frame) == 0:
+        return empty
+    orders = pd.DataFrame(
+        {
+            "judge": frame["annotator"].astype(object).to_numpy(),
+            "item": _item_keys(frame, needed_by="position_consistency"),
+            "order": frame["shown_order"].astype(object).to_numpy(),
+            "sign": outcome_signs(frame),
+        }
+    )
+    repeated = orders.duplicated(["judge", "item", "order"])
+    if repeated.any():
+        at = np.flatnonzero(repeated.to_numpy())[0]
+        raise ValueError(
+            f"judge {orders['judge'].iloc[at]!r} judged one comparison more than once in the same "
+            "order; keep one judgment per order"
+        )
+    first, second = (
+        orders[orders["order"] == order].drop(columns="order").set_index(["judge", "item"])
+        for order in ("AB", "BA")
+    )
+    both = first.merge(second, left_index=True, right_index=True, suffixes=("_ab", "_ba"))
+    return both.reset_index()[["judge", "sign_ab", "sign_ba"]]
 
 
 def _consistency_table(counts: pd.DataFrame, confidence: float) -> pd.DataFrame:

@@ -141,7 +141,7 @@ def build_report(
             lambda: _agreement_between(frame),
         ),
         "position_consistency": (
-            has_rows and _has_model_judges(frame) and "shown_order" in frame.columns,
+            has_rows and _has_model_judges(frame),
             lambda: analysis.position_consistency(frame, confidence=confidence),
         ),
         "leaderboard": (

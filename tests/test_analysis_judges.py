@@ -192,3 +192,23 @@ def test_position_consistency_ignores_unknown_orders_and_refuses_repeats():
     twice = pd.DataFrame([_vote("p1", 1, "a", "b", "j", "model", "a", "AB")] * 2)
     with pytest.raises(ValueError, match="more than once in the same order"):
         position_consistency(twice)
+
+
+def test_position_consistency_reads_both_orders_stored_in_one_judgment():
+    """MT-Bench's g1_winner / g2_winner, imported as one judgment with score_ab and score_ba."""
+    pairs = [(1, 1), (1, -1), (-1, 1), (1, 0), (0, 0)]  # the same five cases as two-row judgments
+    frame = pd.DataFrame(
+        [
+            {**_vote(f"p{i}", 1, "a", "b", "gpt-4", "model", "tie"), "score_ab": ab, "score_ba": ba}
+            for i, (ab, ba) in enumerate(pairs)
+        ]
+        + [
+            {
+                **_vote("p9", 1, "a", "b", "gpt-4", "model", "a"),
+                "score_ab": np.nan,
+                "score_ba": np.nan,
+            }
+        ]
+    )
+    row = position_consistency(frame).iloc[0]
+    assert (row.n, row.consistent, row.favours_first, row.favours_second) == (5, 2, 2, 1)
