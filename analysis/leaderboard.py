@@ -19,7 +19,9 @@ the model is model A. Its preference in a judgment is the probability credited t
   neither exists for a study's own prompts, so both are left out. ``lc_ci`` comes from refitting on
   the same prompt resamples as ``ci``. When the fit would run off to infinity (the model won, or
   lost, every judgment, or the lengths separate its wins from its losses) a ridge penalty of
-  ``SEPARATION_RIDGE`` keeps it finite.
+  ``SEPARATION_RIDGE`` keeps it finite. ``lc_win_rate`` is missing when a length is unknown, or
+  when the model's responses are longer than the baseline's in every judgment (or shorter in
+  every one): the win rate at equal lengths would then be an extrapolation the data cannot check.
 """
 
 from __future__ import annotations
@@ -98,8 +100,8 @@ def leaderboard(
         mine = models == model
         prompts = pd.factorize(against["prompt_id"].to_numpy()[mine])[0]
         lengths = difference[mine] if has_lengths else None
-        if lengths is not None and np.isnan(lengths).any():
-            lengths = None  # a length unknown: no length control rather than a guess
+        if lengths is not None and not _both_sides(lengths):
+            lengths = None  # see the module notes: no length control rather than a guess
         rows.append(
             _row(model, baseline, preference[mine], prompts, lengths, rounds, seed, confidence)
         )
@@ -131,6 +133,13 @@ def length_controlled_fit(
         start = np.asarray(start, dtype=float)[..., : design.shape[1]]
     beta = fit_logistic(design, preference, weights, penalty=penalty, start=start)
     return beta if design.shape[1] == 2 else np.column_stack([beta, np.zeros(len(beta))])
+
+
+def _both_sides(length_difference: np.ndarray) -> bool:
+    """Whether the model's responses were longer than the baseline's in some judgments and
+    shorter in others, so that "equal lengths" lies inside the data; and no length is unknown."""
+    d = np.asarray(length_difference, dtype=float)
+    return not np.isnan(d).any() and (d > 0).any() and (d < 0).any()
 
 
 def _length_feature(length_difference: np.ndarray) -> np.ndarray:

@@ -130,7 +130,9 @@ def test_repeated_prompts_use_a_cluster_standard_error_and_bootstrap():
 
 
 def test_a_model_that_always_wins_stays_finite():
-    frame = pd.DataFrame([_judgment(f"p{i}", "m", "base", 1, 100 + i, 100) for i in range(10)])
+    frame = pd.DataFrame(
+        [_judgment(f"p{i}", "m", "base", 1, 100 + 10 * (i - 5), 100) for i in range(10)]
+    )
     row = leaderboard(frame, "base", rounds=100).iloc[0]
     assert row.win_half_tie_rate == 1.0 and row.ci_high == 1.0 and row.ci_low < 1.0
     assert 0.5 < row.lc_win_rate < 1.0 and row.lc_ci_high <= 1.0
@@ -140,3 +142,12 @@ def test_without_lengths_there_is_no_length_control():
     frame = _hand_frame().drop(columns=["len_a", "len_b"])
     table = leaderboard(frame, "base", rounds=50)
     assert table["lc_win_rate"].isna().all() and table["lc_ci_low"].isna().all()
+
+
+def test_no_length_control_when_the_model_is_always_longer():
+    frame = pd.DataFrame(
+        [_judgment(f"p{i}", "m", "base", [1, 1, 0, -1][i % 4], 500 + i, 100) for i in range(40)]
+    )
+    row = leaderboard(frame, "base", rounds=50).iloc[0]
+    assert np.isnan(row.lc_win_rate) and np.isnan(row.lc_ci_low)
+    assert row.win_half_tie_rate == pytest.approx(25 / 40)
