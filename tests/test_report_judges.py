@@ -131,3 +131,10 @@ def test_the_page_shows_the_leaderboard_for_a_chosen_baseline(judged, monkeypatc
     at.selectbox(key="report.baseline").set_value(BASELINE).run(timeout=120)
     assert not at.exception
     assert f"Leaderboard against {BASELINE}" in [h.value for h in at.subheader]
+    at.checkbox(key="report.style").check().run(timeout=120)
+    at.selectbox(key="report.focus").set_value(BASELINE).run(timeout=120)
+    assert not at.exception
+    assert "Ratings with style control" in [h.value for h in at.subheader]
+    pairs = at.dataframe[0].value
+    turned = pairs[(pairs["model_a"] == BASELINE) | (pairs["model_b"] == BASELINE)]
+    assert len(turned) == 2 and (turned["model_a"] == BASELINE).all()
