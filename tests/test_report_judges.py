@@ -138,3 +138,32 @@ def test_the_page_shows_the_leaderboard_for_a_chosen_baseline(judged, monkeypatc
     pairs = at.dataframe[0].value
     turned = pairs[(pairs["model_a"] == BASELINE) | (pairs["model_b"] == BASELINE)]
     assert len(turned) == 2 and (turned["model_a"] == BASELINE).all()
+
+
+def test_alpaca_eval_annotations_give_alpaca_evals_win_rate(store, tmp_path):
+    """The leaderboard on AlpacaEval's own annotations equals its win rate computed from the file:
+    the mean of preference - 1 over judged records, a draw (0 or 1.5) counting one half."""
+    from pathlib import Path
+
+    from pairwise.ingest import import_judgments, import_responses
+
+    fixtures = Path(__file__).parent / "fixtures" / "alpaca_eval"
+    for name in ("model_outputs_gpt4_1106_preview.json", "model_outputs_tulu-2-dpo-70b.json"):
+        import_responses(store, fixtures / name)
+    import_judgments(store, fixtures / "annotations.json")
+    records = json.loads((fixtures / "annotations.json").read_text())
+    judged = [r["preference"] for r in records if r["preference"] is not None]
+    expected = np.mean([0.5 if p in (0, 1.5) else p - 1 for p in judged])
+    out = tmp_path / "r.json"
+    args = ["--db", store.path, "report", "--baseline", "gpt4_1106_preview", "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, "--bootstrap", "100"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(out.read_text())["leaderboard"]
+    assert row["model"] == "tulu-2-dpo-70b" and row["n"] == len(judged)
+    assert row["win_half_tie_rate"] == pytest.approx(expected, abs=1e-6)
+    # A soft verdict (1.37) is neither a win nor a tie: wins, ties and losses are hard counts.
+    assert (row["wins"], row["ties"], row["losses"]) == (
+        sum(p == 2 for p in judged) + sum(1.5 < p < 2 for p in judged),
+        sum(p in (0, 1.5) for p in judged),
+        sum(1 <= p < 1.5 for p in judged),
+    )
