@@ -174,8 +174,12 @@ def _row(
     wins, ties = int((preference > 0.5).sum()), int((preference == 0.5).sum())
     rate = preference.mean()
     per_prompt = np.bincount(prompts, weights=preference - rate, minlength=n_prompts)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        standard_error = np.sqrt(n_prompts / (n_prompts - 1) * (per_prompt**2).sum()) / n
+    # One prompt leaves no spread to estimate the error from.
+    standard_error = (
+        np.sqrt(n_prompts / (n_prompts - 1) * (per_prompt**2).sum()) / n
+        if n_prompts > 1
+        else np.nan
+    )
     hard = np.isin(preference, (0.0, 0.5, 1.0)).all()
     bootstrap = not (hard and n == n_prompts)
     need_draws = bootstrap or lengths is not None

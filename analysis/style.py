@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from .frame import require_columns, require_values
 from .intervals import check_settings, percentile_interval
@@ -122,7 +123,8 @@ def style_controlled_ratings(
     spread = raw.std(axis=0)
     varies = spread > 0
     styles = (raw[:, varies] - raw[:, varies].mean(axis=0)) / spread[varies]
-    design = np.column_stack([design_models, styles])
+    # Two models and the style columns per row: sparse, so that the Hessian is cheap.
+    design = sparse.csr_matrix(np.column_stack([design_models, styles]))
     target = preferences(frame)
     k = design.shape[1]
     # Pin the strengths to sum zero (the likelihood ignores a common shift), as ``ratings`` does.

@@ -151,3 +151,11 @@ def test_no_length_control_when_the_model_is_always_longer():
     row = leaderboard(frame, "base", rounds=50).iloc[0]
     assert np.isnan(row.lc_win_rate) and np.isnan(row.lc_ci_low)
     assert row.win_half_tie_rate == pytest.approx(25 / 40)
+
+
+def test_a_model_judged_on_one_prompt_has_no_standard_error():
+    frame = pd.DataFrame([_judgment("p1", "m", "base", 1), _judgment("p1", "m", "base", 0)])
+    row = leaderboard(frame, "base", rounds=50).iloc[0]
+    assert (row.n, row.n_prompts, row.win_half_tie_rate) == (2, 1, 0.75)
+    assert np.isnan(row.standard_error)
+    assert 0 <= row.ci_low <= row.ci_high <= 1
