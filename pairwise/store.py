@@ -588,6 +588,7 @@ class Store:
             yield from conn.execute(
                 f"{select} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk
             )
+
     def response_ids(self) -> dict[tuple[str, str], int]:
         """Every stored response's id by ``(prompt_id, model)``."""
         rows = self.conn.execute("SELECT prompt_id, model, id FROM responses")
