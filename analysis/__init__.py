@@ -18,6 +18,8 @@ the numbers can be reproduced on data that never touched the app.
 - ``logistic``: weighted logistic fits with soft targets, many bootstrap weightings at once.
 - ``intervals``: Wilson, sign test and the cluster bootstrap the reports share.
 - ``simulate``: judgments with known strengths and biases, for tests and benchmarks.
+- ``planning``: prompts and judgments a study needs, and the pilot figures behind them.
+- ``anytime``: confidence sequences for win rates, valid however often they are looked at.
 """
 
 from .agreement import (
@@ -29,6 +31,7 @@ from .agreement import (
     krippendorff_alpha,
     pairwise_agreement,
 )
+from .anytime import anytime_interval, anytime_rates, confidence_sequence, with_anytime
 from .bias import (
     Preference,
     annotator_summary,
@@ -48,6 +51,7 @@ from .frame import (
 from .graded import mean_scores, outcome_mapping, score_distribution
 from .judges import agreement_between, judge_groups, position_consistency
 from .leaderboard import leaderboard, length_controlled_fit, preferences
+from .planning import Pilot, StudyPlan, pilot_estimates, plan_study
 from .rates import majority_outcomes, orient_rates, pair_rates, prompt_outcome_counts
 from .ratings import Ratings, bradley_terry, pair_counts
 from .scorers import scorer_accuracy, strength_label
@@ -104,4 +108,13 @@ __all__ = [
     "style_controlled_ratings",
     "style_differences",
     # --- end judges and leaderboard names ---
+    # --- planning and anytime-valid intervals ---
+    "Pilot",
+    "StudyPlan",
+    "anytime_interval",
+    "anytime_rates",
+    "confidence_sequence",
+    "pilot_estimates",
+    "plan_study",
+    "with_anytime",
 ]

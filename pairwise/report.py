@@ -112,7 +112,12 @@ def build_report(
     # Sections are independent; their bootstraps draw with numpy outside the GIL, so two
     # threads keep both cores busy. Each section seeds its own generators: same numbers.
     sections = {
-        "pairs": (has_rows, lambda: analysis.pair_rates(frame, **options)),
+        "pairs": (
+            has_rows,
+            lambda: analysis.with_anytime(
+                analysis.pair_rates(frame, **options), frame, confidence=confidence
+            ),
+        ),
         "majority": (has_rows, majority),
         "scores": (graded, lambda: analysis.mean_scores(frame, **options)),
         "distribution": (graded, lambda: analysis.score_distribution(frame)),
@@ -183,6 +188,9 @@ def build_report(
             "bootstrap that resamples prompts",
             "confidence": confidence,
             "p_value": "two-sided sign test over prompts that lean one way (non-tied outcomes)",
+            "anytime": "anytime-valid confidence sequence for the win rate (hedged betting,"
+            " Waudby-Smith & Ramdas 2023) over prompts in order of arrival, holding the fixed"
+            " interval; valid however often it is looked at",
             "ratings": "Bradley-Terry, ties as half wins, Elo scale 1000 + 400/ln(10) * strength, "
             "bootstrap over prompts",
             "majority": "per prompt, the outcome most annotators chose; no clear majority is a tie",
@@ -462,6 +470,8 @@ def _pair_records(rates: pd.DataFrame, extra: tuple[str, ...] = ()) -> list[dict
         for rate in RATE_NAMES:
             record[rate] = _num(row[rate])
             record[f"{rate}_ci"] = [_num(row[f"{rate}_ci_low"]), _num(row[f"{rate}_ci_high"])]
+        if "anytime_ci_low" in row:
+            record["anytime_ci"] = [_num(row["anytime_ci_low"]), _num(row["anytime_ci_high"])]
         record["p_value"] = _num(row["p_value"])
         record["method"] = row["method"]
         records.append(record)
@@ -610,11 +620,16 @@ def _pair_table(
         "p",
         "intervals",
     ]
+    anytime = "anytime_ci_low" in rates.columns
+    if anytime:
+        header.insert(header.index("win") + 1, "win, anytime-valid")
     rows = []
     for r in rates.to_dict("records"):
         cells = [str(r[e]) for e in extra] + [r["model_a"], r["model_b"], str(r["n"])]
         for rate in RATE_NAMES:
             cells.append(f"{_pct(r[rate])} {_interval(r[f'{rate}_ci_low'], r[f'{rate}_ci_high'])}")
+            if rate == "win_rate" and anytime:
+                cells.append(_interval(r["anytime_ci_low"], r["anytime_ci_high"]))
         cells += [_p(r["p_value"]), r["method"]]
         rows.append(cells)
     return header, rows

@@ -120,7 +120,7 @@ def test_sections_equal_the_analysis_functions_on_the_plain_frame():
     report = build_report(frame, rounds=100, seed=2)
     options = {"rounds": 100, "seed": 2}
     for section, expected in (
-        (report.pairs, analysis.pair_rates(frame, **options)),
+        (report.pairs, analysis.with_anytime(analysis.pair_rates(frame, **options), frame)),
         (report.scores, analysis.mean_scores(frame, **options)),
         (report.by_category, analysis.rates_by_category(frame, **options)),
         (report.by_turns, analysis.rates_by_turns(frame, **options)),
@@ -141,7 +141,9 @@ def test_pairs_judged_both_ways_and_all_shown_left_are_turned():
     frame = frame.drop(columns="outcome").assign(shown_order="AB")
     report = build_report(frame, rounds=50, seed=1)
     pd.testing.assert_frame_equal(
-        report.pairs, analysis.pair_rates(frame, rounds=50, seed=1), check_dtype=False
+        report.pairs,
+        analysis.with_anytime(analysis.pair_rates(frame, rounds=50, seed=1), frame),
+        check_dtype=False,
     )
     assert report.position == analysis.position_preference(frame, rounds=50, seed=1)
 
