@@ -20,6 +20,7 @@ the numbers can be reproduced on data that never touched the app.
 - ``simulate``: judgments with known strengths and biases, for tests and benchmarks.
 - ``planning``: prompts and judgments a study needs, and the pilot figures behind them.
 - ``anytime``: confidence sequences for win rates, valid however often they are looked at.
+- ``monitoring``: where each pair of a running study stands, and whether it is settled.
 """
 
 from .agreement import (
@@ -51,6 +52,7 @@ from .frame import (
 from .graded import mean_scores, outcome_mapping, score_distribution
 from .judges import agreement_between, judge_groups, position_consistency
 from .leaderboard import leaderboard, length_controlled_fit, preferences
+from .monitoring import pair_progress
 from .planning import Pilot, StudyPlan, pilot_estimates, plan_study
 from .rates import majority_outcomes, orient_rates, pair_rates, prompt_outcome_counts
 from .ratings import Ratings, bradley_terry, pair_counts
@@ -114,6 +116,7 @@ __all__ = [
     "anytime_interval",
     "anytime_rates",
     "confidence_sequence",
+    "pair_progress",
     "pilot_estimates",
     "plan_study",
     "with_anytime",

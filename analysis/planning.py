@@ -174,29 +174,6 @@ def decided_judgments(detect: float, power: float, confidence: float = 0.95) -> 
     return (spread / detect) ** 2
 
 
-def judgments_still_needed(
-    win_rate: float,
-    half_width: float,
-    target: float,
-    judgments: int,
-    confidence: float = 0.95,
-) -> int:
-    """Judgments a pair still needs for its interval to narrow from ``half_width`` to ``target``.
-
-    A half-width shrinks as one over the square root of the judgments whatever the design
-    effect, so n judgments that gave ``half_width`` become n (half_width / target)² at the same
-    win rate and ICC. 0 once the target is met; the observed width carries the design effect,
-    so no ICC is needed. Before any judgment the closed form at ``win_rate`` is the answer.
-    """
-    if not target > 0:
-        raise ValueError(f"the target half-width must be positive, not {target!r}")
-    if judgments <= 0 or not np.isfinite(half_width):
-        return math.ceil(z_value(confidence) ** 2 * win_rate * (1 - win_rate) / target**2 - 1e-9)
-    if half_width <= target:
-        return 0
-    return max(1, math.ceil(judgments * (half_width / target) ** 2 - judgments - 1e-9))
-
-
 def pilot_estimates(frame: pd.DataFrame) -> Pilot:
     """ICC, tie rate, win rate and median seconds per judgment of a pilot's judgments frame.
 

@@ -77,7 +77,17 @@ CREATE TABLE IF NOT EXISTS studies (
     models TEXT NOT NULL,            -- JSON list
     pair_plan TEXT NOT NULL,         -- JSON: how the pairs were chosen
     gold_rate REAL NOT NULL DEFAULT 0 CHECK (gold_rate >= 0 AND gold_rate <= 1),
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    adaptive INTEGER NOT NULL DEFAULT 0 -- 1: hand out the least settled pair's comparisons first
+);
+CREATE TABLE IF NOT EXISTS study_pairs (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    model_a TEXT NOT NULL,
+    model_b TEXT NOT NULL,
+    judgments INTEGER NOT NULL DEFAULT 0, -- judgments of the pair's regular comparisons
+    wins INTEGER NOT NULL DEFAULT 0,      -- of them, those model A won
+    UNIQUE (study_id, model_a, model_b)
 );
 CREATE TABLE IF NOT EXISTS comparisons (
     id INTEGER PRIMARY KEY,
@@ -90,6 +100,7 @@ CREATE TABLE IF NOT EXISTS comparisons (
     n_judgments INTEGER NOT NULL DEFAULT 0,
     is_open INTEGER NOT NULL DEFAULT 1, -- n_judgments < the study's overlap
     sort_key INTEGER NOT NULL,          -- random: the order comparisons are handed out
+    pair_id INTEGER REFERENCES study_pairs(id), -- the model pair, for adaptive assignment
     UNIQUE (study_id, response_a, response_b),
     CHECK (response_a != response_b)
 );
@@ -221,6 +232,77 @@ _TRIGGERS = (
     " BEGIN " + _subtract_totals("old") + " END",
 )
 
+# Each comparison belongs to a model pair of its study (study_pairs), whose judgment and win counts
+# follow the judgments, so that adaptive assignment reads a few pair rows rather than counting.
+# A comparison inserted without its pair (imports, older code) gets it here; setting a pair, or
+# marking a comparison gold or regular, moves its judgments between the pairs' counts.
+_PAIR_OF_RESPONSES = (
+    "SELECT p.id FROM study_pairs p, responses ra, responses rb"
+    " WHERE ra.id = {row}.response_a AND rb.id = {row}.response_b"
+    " AND p.study_id = {row}.study_id AND p.model_a = ra.model AND p.model_b = rb.model"
+)
+_NEW_PAIRS = (
+    "INSERT OR IGNORE INTO study_pairs (study_id, model_a, model_b)"
+    " SELECT {row}.study_id, ra.model, rb.model FROM responses ra, responses rb"
+    " WHERE ra.id = {row}.response_a AND rb.id = {row}.response_b"
+)
+
+
+def _move_pair_counts(row: str, sign: str) -> str:
+    """Trigger SQL adding (``sign`` ``+``) or taking out (``-``) comparison ``row``'s judgments."""
+    return (
+        f"UPDATE study_pairs SET"
+        f" judgments = judgments {sign} (SELECT count(*) FROM judgments j"
+        f" WHERE j.comparison_id = {row}.id),"
+        f" wins = wins {sign} (SELECT count(*) FROM judgments j"
+        f" WHERE j.comparison_id = {row}.id AND j.score > 0)"
+        f" WHERE id = {row}.pair_id AND {row}.is_gold = 0;"
+    )
+
+
+def _count_judgment(row: str, sign: str) -> str:
+    """Trigger SQL adding or taking out one judgment ``row`` in its pair's counts."""
+    return (
+        f"UPDATE study_pairs SET judgments = judgments {sign} 1,"
+        f" wins = wins {sign} ({row}.score > 0) WHERE id = (SELECT c.pair_id FROM comparisons c"
+        f" WHERE c.id = {row}.comparison_id AND c.is_gold = 0);"
+    )
+
+
+_PAIR_TRIGGERS = (
+    "CREATE INDEX IF NOT EXISTS comparisons_pair_next"
+    " ON comparisons (pair_id, is_gold, is_open, sort_key)",
+    "CREATE TRIGGER IF NOT EXISTS study_pairs_added AFTER INSERT ON comparisons"
+    " WHEN new.pair_id IS NULL BEGIN "
+    + _NEW_PAIRS.format(row="new")
+    + "; UPDATE comparisons SET pair_id = ("
+    + _PAIR_OF_RESPONSES.format(row="new")
+    + ") WHERE id = new.id; END",
+    "CREATE TRIGGER IF NOT EXISTS study_pairs_moved AFTER UPDATE OF pair_id, is_gold ON comparisons"
+    " BEGIN " + _move_pair_counts("old", "-") + " " + _move_pair_counts("new", "+") + " END",
+    "CREATE TRIGGER IF NOT EXISTS study_pairs_judged AFTER INSERT ON judgments"
+    " BEGIN " + _count_judgment("new", "+") + " END",
+    "CREATE TRIGGER IF NOT EXISTS study_pairs_unjudged AFTER DELETE ON judgments"
+    " BEGIN " + _count_judgment("old", "-") + " END",
+    "CREATE TRIGGER IF NOT EXISTS study_pairs_rescored AFTER UPDATE OF score, comparison_id"
+    " ON judgments BEGIN "
+    + _count_judgment("old", "-")
+    + " "
+    + _count_judgment("new", "+")
+    + " END",
+)
+
+# pairs for comparisons of a database written before study_pairs existed (the trigger above
+# counts their judgments as the pair is set)
+_FILL_PAIRS = (
+    "INSERT OR IGNORE INTO study_pairs (study_id, model_a, model_b)"
+    " SELECT DISTINCT c.study_id, ra.model, rb.model FROM comparisons c"
+    " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
+    " WHERE c.pair_id IS NULL",
+    "UPDATE comparisons SET pair_id = (" + _PAIR_OF_RESPONSES.format(row="comparisons") + ")"
+    " WHERE pair_id IS NULL",
+)
+
 # totals for studies of a database written before study_totals existed
 _FILL_STUDY_TOTALS = (
     "INSERT INTO study_totals (study_id, regular, complete, judgments, open_judgments)"
@@ -243,6 +325,8 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("judgments", "p_a", "REAL CHECK (p_a >= 0 AND p_a <= 1)"),
     ("judgments", "score_ab", "INTEGER"),
     ("judgments", "score_ba", "INTEGER"),
+    ("studies", "adaptive", "INTEGER NOT NULL DEFAULT 0"),
+    ("comparisons", "pair_id", "INTEGER REFERENCES study_pairs(id)"),
 )
 
 
@@ -293,6 +377,7 @@ class Study:
     pair_plan: dict[str, Any]
     gold_rate: float
     created_at: str
+    adaptive: bool = False
 
 
 @dataclass(frozen=True)
@@ -422,8 +507,13 @@ class Store:
             for statement in _split_sql(_SCHEMA):
                 self.conn.execute(statement)
             self._add_missing_columns()
-            for statement in [*_TRIGGERS, _FILL_STUDY_TOTALS]:
+            for statement in [*_TRIGGERS, *_PAIR_TRIGGERS, _FILL_STUDY_TOTALS]:
                 self.conn.execute(statement)
+            if self.conn.execute(
+                "SELECT 1 FROM comparisons WHERE pair_id IS NULL LIMIT 1"
+            ).fetchone():
+                for statement in _FILL_PAIRS:
+                    self.conn.execute(statement)
             row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
             current = row[0] or 0
             if current > SCHEMA_VERSION:
@@ -675,12 +765,14 @@ class Store:
         pair_plan: dict[str, Any] | None = None,
         prompt_ids: Iterable[str] | None = None,
         seed: int | None = None,
+        adaptive: bool = False,
     ) -> Study:
         """Create a study with one comparison per prompt and model pair that both models answered.
 
         ``pairs`` are ``(model_a, model_b)``; A/B is a fixed orientation for analysis, not the side
         shown (that is drawn per annotator). Comparisons are handed out in a random order drawn
-        from ``seed``.
+        from ``seed``; an ``adaptive`` study hands out the least settled pair's first
+        (see :meth:`next_comparison`).
         """
         _check_study_settings(scale, overlap, gold_rate)
         if not pairs:
@@ -705,15 +797,22 @@ class Store:
                 models=models,
                 pair_plan=pair_plan or {"kind": "list", "pairs": [list(p) for p in pairs]},
                 gold_rate=gold_rate,
+                adaptive=adaptive,
             )
-            rows = self._pair_rows(pairs, wanted)
+            rows = []
+            for a, b in pairs:
+                pair_id = conn.execute(
+                    "INSERT INTO study_pairs (study_id, model_a, model_b) VALUES (?, ?, ?)",
+                    [study_id, a, b],
+                ).lastrowid
+                rows += [(*row, pair_id) for row in self._pair_rows([(a, b)], wanted)]
             if not rows:
                 raise StoreError("no prompt has responses from both models of any pair")
             keys = rng.sample(range(len(rows) * 4), len(rows))
             conn.executemany(
-                "INSERT INTO comparisons (study_id, prompt_id, response_a, response_b, sort_key)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(study_id, p, ra, rb, k) for (p, ra, rb), k in zip(rows, keys, strict=True)],
+                "INSERT INTO comparisons (study_id, prompt_id, response_a, response_b, sort_key,"
+                " pair_id) VALUES (?, ?, ?, ?, ?, ?)",
+                [(study_id, *row[:3], k, row[3]) for row, k in zip(rows, keys, strict=True)],
             )
         return self.get_study(name)
 
@@ -728,13 +827,14 @@ class Store:
         models: Sequence[str],
         pair_plan: dict[str, Any],
         gold_rate: float,
+        adaptive: bool = False,
     ) -> int:
         """Insert the study row (inside the caller's transaction); a taken name is refused."""
         if self.conn.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
             raise StoreError(f"a study named {name!r} exists already")
         cursor = self.conn.execute(
             "INSERT INTO studies (name, question, guidelines, scale, overlap, models, pair_plan,"
-            " gold_rate, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " gold_rate, created_at, adaptive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 name,
                 question,
@@ -745,6 +845,7 @@ class Store:
                 json.dumps(pair_plan),
                 gold_rate,
                 now_iso(),
+                int(adaptive),
             ],
         )
         return cursor.lastrowid
@@ -782,10 +883,12 @@ class Store:
             pair_plan=json.loads(row[7]),
             gold_rate=row[8],
             created_at=row[9],
+            adaptive=bool(row[10]),
         )
 
     _STUDY_COLUMNS = (
-        "id, name, question, guidelines, scale, overlap, models, pair_plan, gold_rate, created_at"
+        "id, name, question, guidelines, scale, overlap, models, pair_plan, gold_rate, created_at,"
+        " adaptive"
     )
 
     def get_study(self, name_or_id: str | int) -> Study:
@@ -811,6 +914,7 @@ class Store:
         guidelines: str | None = None,
         overlap: int | None = None,
         gold_rate: float | None = None,
+        adaptive: bool | None = None,
     ) -> Study:
         """Change a study's settings; a new overlap reopens or closes comparisons to match."""
         study = self.get_study(name_or_id)
@@ -827,6 +931,8 @@ class Store:
             if not 0 <= gold_rate <= 1:
                 raise StoreError("gold_rate must lie between 0 and 1")
             changes["gold_rate"] = gold_rate
+        if adaptive is not None:
+            changes["adaptive"] = int(adaptive)
         with self.transaction() as conn:
             for column, value in changes.items():
                 conn.execute(f"UPDATE studies SET {column} = ? WHERE id = ?", [value, study.id])
@@ -1034,9 +1140,13 @@ class Store:
                 if gold is None:
                     gold = study.gold_rate > 0 and rng.random() < study.gold_rate
                 if gold:
-                    comparison_id = self._first_open(conn, study, annotator_id, now, gold=True)
+                    comparison_id = self._first_open(
+                        conn, study, annotator_id, now, gold=True, rng=rng
+                    )
                 if comparison_id is None:
-                    comparison_id = self._first_open(conn, study, annotator_id, now, gold=False)
+                    comparison_id = self._first_open(
+                        conn, study, annotator_id, now, gold=False, rng=rng
+                    )
                 if comparison_id is None:
                     return None
                 shown_order = rng.choice(SHOWN_ORDERS)
@@ -1057,7 +1167,14 @@ class Store:
     )
 
     def _first_open(
-        self, conn: sqlite3.Connection, study: Study, annotator_id: int, now: float, *, gold: bool
+        self,
+        conn: sqlite3.Connection,
+        study: Study,
+        annotator_id: int,
+        now: float,
+        *,
+        gold: bool,
+        rng: random.Random | Any = random,
     ) -> int | None:
         params = {"s": study.id, "a": annotator_id, "now": now, "k": study.overlap}
         if gold:
@@ -1092,15 +1209,52 @@ class Store:
             )
         if unseen is None:
             return None
-        # room: judgments plus other annotators' live leases below the overlap
+        if study.adaptive:
+            return self._first_open_adaptive(conn, study, {**params, "start": start}, rng)
         row = conn.execute(
-            regular
-            + " AND c.n_judgments + (SELECT count(*) FROM leases l WHERE l.comparison_id = c.id"
-            " AND l.expires_at > :now AND l.annotator_id != :a) < :k"
-            " ORDER BY c.sort_key LIMIT 1",
-            {**params, "start": start},
+            regular + self._ROOM + " ORDER BY c.sort_key LIMIT 1", {**params, "start": start}
         ).fetchone()
         return None if row is None else row[0]
+
+    # room: judgments plus other annotators' live leases below the overlap
+    _ROOM = (
+        " AND c.n_judgments + (SELECT count(*) FROM leases l WHERE l.comparison_id = c.id"
+        " AND l.expires_at > :now AND l.annotator_id != :a) < :k"
+    )
+
+    def _first_open_adaptive(
+        self,
+        conn: sqlite3.Connection,
+        study: Study,
+        params: dict[str, Any],
+        rng: random.Random | Any,
+    ) -> int | None:
+        """The first comparison with room, in the random order, of the least settled pair.
+
+        Pairs are tried from the widest win-rate interval down: the half-width of a pair with n
+        judgments, w of them wins, grows with p (1 - p) / (n + 2) where p = (w + 1) / (n + 2), so
+        a pair without judgments comes first, then those whose rate is nearest one half per
+        judgment. Equal pairs are taken in a random order. The pair depends on earlier outcomes;
+        the comparison within the pair does not (the study's random order), so each pair's
+        prompts stay a random sample. Reading the pairs costs a row each, kept current by
+        triggers; each try is one probe of the pair's index from the annotator's scan start.
+        """
+        pairs = conn.execute(
+            "SELECT id, judgments, wins FROM study_pairs WHERE study_id = ?", [study.id]
+        ).fetchall()
+        ranked = sorted(pairs, key=lambda pair: (-_unsettled(pair[1], pair[2]), rng.random()))
+        query = (
+            "SELECT c.id FROM comparisons c WHERE c.pair_id = :p AND c.is_gold = 0"
+            " AND c.is_open = 1 AND c.sort_key >= :start"
+            + self._UNSEEN
+            + self._ROOM
+            + " ORDER BY c.sort_key LIMIT 1"
+        )
+        for pair_id, _, _ in ranked:
+            row = conn.execute(query, {**params, "p": pair_id}).fetchone()
+            if row is not None:
+                return row[0]
+        return None
 
     def _assignment(
         self, conn: sqlite3.Connection, comparison_id: int, shown_order: str
@@ -1888,6 +2042,13 @@ def check_note(text: str | None, what: str) -> None:
         raise StoreError(
             f"a {what} holds at most {MAX_NOTE_CHARS:,} characters; this one has {len(text):,}"
         )
+
+
+def _unsettled(judgments: int, wins: int) -> float:
+    """A pair's squared win-rate half-width up to a constant: p (1 - p) / (n + 2), with p
+    shrunk towards one half as (wins + 1) / (n + 2), so that no pair looks settled at once."""
+    rate = (wins + 1) / (judgments + 2)
+    return rate * (1 - rate) / (judgments + 2)
 
 
 def _check_study_settings(scale: int, overlap: int, gold_rate: float) -> None:

@@ -14,6 +14,7 @@ from analysis.anytime import (
     anytime_rates,
     confidence_sequence,
     log_wealth,
+    prompts_for_half_width,
     with_anytime,
 )
 from analysis.intervals import wilson_interval
@@ -238,3 +239,24 @@ def test_the_reported_sequence_holds_the_fixed_interval():
     assert (rates["anytime_ci_high"].to_numpy() >= raw["anytime_ci_high"].to_numpy()).all()
     empty = with_anytime(pair_rates(frame.iloc[:0]), frame.iloc[:0])
     assert {"anytime_ci_low", "anytime_ci_high"} <= set(empty.columns)
+
+
+def test_the_narrowing_law_predicts_simulated_widths():
+    rng = np.random.default_rng(31)
+
+    def median_half_width(n, rate=0.3):
+        wins = (rng.random((80, n)) < rate).astype(float)
+        low, high = anytime_interval(wins, np.ones_like(wins))
+        return float(np.median(high - low) / 2)
+
+    start = median_half_width(100)
+    for n in (400, 2000):
+        width = median_half_width(n)
+        # from the width at 100 prompts, the law puts this width at n prompts, within 6%
+        assert prompts_for_half_width(start, 100, width * 1.06) <= n
+        assert prompts_for_half_width(start, 100, width * 0.94) >= n
+        # a plain square-root law would promise the width far sooner
+        assert 100 * (start / width) ** 2 < 0.8 * n
+    assert prompts_for_half_width(0.05, 300, 0.06) == 300
+    with pytest.raises(ValueError, match="target"):
+        prompts_for_half_width(0.1, 10, 0.0)

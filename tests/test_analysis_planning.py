@@ -13,7 +13,6 @@ from analysis import pair_rates, simulate_judgments
 from analysis.planning import (
     decided_judgments,
     intraclass_correlation,
-    judgments_still_needed,
     pilot_estimates,
     plan_study,
 )
@@ -109,14 +108,6 @@ def test_annotator_hours_follow_the_seconds_per_judgment():
 def test_unusable_settings_are_named(options, message):
     with pytest.raises(ValueError, match=message):
         plan_study(**options)
-
-
-def test_judgments_still_needed_scale_with_the_square_of_the_width():
-    assert judgments_still_needed(0.5, 0.04, 0.05, 400) == 0
-    assert judgments_still_needed(0.5, 0.1, 0.05, 100) == 300  # 100 · (0.1/0.05)² − 100
-    assert judgments_still_needed(0.5, math.nan, 0.05, 0) == 385
-    with pytest.raises(ValueError, match="target"):
-        judgments_still_needed(0.5, 0.1, 0.0, 100)
 
 
 # -- the ICC and the pilot ------------------------------------------------------------------------

@@ -361,3 +361,18 @@ def test_totals_are_filled_in_for_a_database_written_before_they_existed(tmp_pat
         got = (reopened.study_progress(study), reopened.annotator_progress(study, people[0]))
     assert got == expected
     assert expected[0]["judgments"] == 12 and expected[1]["passed"] == 1
+
+
+def test_the_adaptive_hot_path_reads_through_indexes(busy):
+    store, study, people = busy
+    study = store.update_study(study.id, adaptive=True)
+    for name, action in _hot_path(store, study, people).items():
+        plans = _plans(store, action)
+        assert plans, f"{name} ran no statement"
+        assert _full_scans(plans) == [], name
+    plans = _plans(store, lambda: store.next_comparison(study, people[3], clock=T0, gold=False))
+    picks = [(sql, details) for sql, details in plans if "c.pair_id =" in sql]
+    assert picks, "no statement picked a comparison of a pair"
+    for sql, details in picks:
+        assert any("comparisons_pair_next" in d and "is_open=?" in d for d in details), sql
+        assert not any("TEMP B-TREE" in d for d in details), (sql, details)

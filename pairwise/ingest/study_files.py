@@ -32,6 +32,7 @@ class StudySpec:
     against MODEL) or a list ``"a:b,c:d"`` (model A first). ``prompt_ids`` limits the prompts
     (``None``: every prompt both models of a pair answered). ``gold`` marks comparisons as gold
     checks: ``(prompt_id, model_a, model_b, score)`` with the score oriented to ``model_a``.
+    ``adaptive`` hands the least settled pair's comparisons out first.
     """
 
     name: str
@@ -45,6 +46,7 @@ class StudySpec:
     prompt_ids: list[str] | None = None
     seed: int | None = None
     gold: list[tuple[str, str, str, int]] = field(default_factory=list)
+    adaptive: bool = False
 
 
 def parse_pairs(spec: str, models: list[str]) -> tuple[list[tuple[str, str]], dict[str, Any]]:
@@ -96,6 +98,7 @@ def create_study(store: Store, spec: StudySpec) -> Study:
             pair_plan=plan,
             prompt_ids=spec.prompt_ids,
             seed=spec.seed,
+            adaptive=spec.adaptive,
         )
         if spec.gold:
             index = {
