@@ -72,11 +72,13 @@ class Pilot:
 
     ``icc`` is the intra-class correlation of the win indicator between judgments of one
     comparison, within each pair (NaN when no comparison has two judgments); ``tie_rate`` and
-    ``win_rate`` are shares of all judgments; ``median_seconds`` is NaN when no time was recorded.
+    ``win_rate`` are shares of all judgments; ``median_seconds`` is NaN when no time was recorded;
+    ``pairs`` counts the model pairs judged.
     """
 
     judgments: int
     comparisons: int
+    pairs: int
     icc: float
     tie_rate: float
     win_rate: float
@@ -200,6 +202,7 @@ def pilot_estimates(frame: pd.DataFrame) -> Pilot:
     return Pilot(
         judgments=len(frame),
         comparisons=int(group_codes.max()) + 1,
+        pairs=int(pair_codes.max()) + 1,
         icc=intraclass_correlation((signs > 0).astype(float), group_codes, pair_codes),
         tie_rate=float(np.mean(signs == 0)),
         win_rate=float(np.mean(signs > 0)),

@@ -246,6 +246,11 @@ def study() -> None:
 )
 @click.option("--prompts", help="Prompt ids (comma separated) or a file of them.")
 @click.option("--seed", type=int, help="Seed of the order comparisons are handed out in.")
+@click.option(
+    "--adaptive",
+    is_flag=True,
+    help="Hand out the least settled pair's comparisons first (see docs/study-design.md).",
+)
 @pass_store
 def study_create(
     store: Store,
@@ -259,6 +264,7 @@ def study_create(
     gold_rate: float,
     prompts: str | None,
     seed: int | None,
+    adaptive: bool,
 ) -> None:
     """Create study NAME: one comparison per prompt and model pair that both models answered."""
     spec = StudySpec(
@@ -272,6 +278,7 @@ def study_create(
         gold_rate=gold_rate,
         prompt_ids=read_prompt_ids(prompts) if prompts else None,
         seed=seed,
+        adaptive=adaptive,
     )
     created = create_study(store, spec)
     click.echo(f"Created study {created.name!r}: {_progress_line(store, created)}")
@@ -292,9 +299,16 @@ def study_list(store: Store) -> None:
 
 @study.command("show")
 @click.argument("name")
+@click.option(
+    "--target",
+    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Half-width of the win-rate interval that settles a pair.",
+)
 @pass_store
-def study_show(store: Store, name: str) -> None:
-    """Show a study's settings and progress."""
+def study_show(store: Store, name: str, target: float) -> None:
+    """Show a study's settings, progress and where each pair stands."""
     s = store.get_study(name)
     progress = store.study_progress(s)
     plan = s.pair_plan
@@ -309,6 +323,7 @@ def study_show(store: Store, name: str) -> None:
             plan.get("kind", "list") + (f" ({plan['baseline']})" if "baseline" in plan else ""),
         ),
         ("gold rate", f"{s.gold_rate:g}"),
+        ("assignment", "adaptive (least settled pair first)" if s.adaptive else "random order"),
         ("guidelines", f"{len(s.guidelines)} characters" if s.guidelines else "none"),
         ("created", s.created_at),
         ("progress", _progress_line(store, s)),
@@ -318,6 +333,38 @@ def study_show(store: Store, name: str) -> None:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         click.echo(f"{label:<{width}}  {value}")
+    _pair_lines(store, s, target)
+
+
+def _pair_lines(store: Store, s: Study, target: float) -> None:
+    """Per pair: win rate, both intervals, judgments still needed and the settled mark."""
+    import analysis
+
+    pairs = analysis.pair_progress(store.judgments_frame(s.id, include_gold=False), target=target)
+    if pairs.empty:
+        click.echo("\nNo judgments yet: no pair to show.")
+        return
+    click.echo(
+        f"\nPairs: win rate of model A, its 95% interval, the anytime-valid interval (may be"
+        f" watched after every judgment), judgments still needed for a half-width of {target:g}:"
+    )
+    header = ["model A", "model B", "judgments", "win rate", "interval", "anytime", "needed", ""]
+    table = [
+        [
+            row.model_a,
+            row.model_b,
+            f"{row.n:,}",
+            f"{row.win_rate:.1%}",
+            f"[{row.win_rate_ci_low:.1%}, {row.win_rate_ci_high:.1%}]",
+            f"[{row.anytime_ci_low:.1%}, {row.anytime_ci_high:.1%}]",
+            f"{row.still_needed:,}",
+            f"settled ({row.settled_by})" if row.settled else "",
+        ]
+        for row in pairs.itertuples()
+    ]
+    widths = [max(len(line[i]) for line in [header, *table]) for i in range(len(header))]
+    for line in [header, *table]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
 def _progress_line(store: Store, s: Study) -> str:
@@ -335,6 +382,133 @@ def _progress_line(store: Store, s: Study) -> str:
 # Import pandas-backed modules (report, export, analysis, quality...) inside the command function,
 # never at the top of this module; choices shown in --help come from light modules (formats).
 # After adding or changing a command, regenerate docs/cli.md: python -m pairwise.cli_docs
+
+# -- plan ------------------------------------------------------------------------------------------
+
+
+@main.command("plan")
+@click.option("--half-width", type=float, help="Target half-width of the win-rate interval.")
+@click.option("--detect", type=float, help="Smallest difference from 50% to detect (instead).")
+@click.option("--power", default=0.8, show_default=True, help="Chance of detecting it.")
+@click.option(
+    "--win-rate",
+    type=float,
+    help="Expected share of wins of model A (default 0.5, the worst case).",
+)
+@click.option(
+    "--overlap", type=int, help="Judgments per comparison (default: the pilot's, else 1)."
+)
+@click.option("--icc", type=float, help="How alike judgments of one comparison are (0 to 1).")
+@click.option("--tie-rate", type=float, help="Share of ties (default: the pilot's, else 0).")
+@click.option("--seconds", type=float, help="Seconds per judgment (default: the pilot's median).")
+@click.option("--pairs", type=int, help="Model pairs (default: the pilot's, else 1).")
+@click.option("--confidence", default=0.95, show_default=True, help="Interval coverage.")
+@click.option("--study", help="A pilot study in the store: ICC, tie rate and seconds from it.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_obj
+def plan_command(
+    app: App,
+    half_width: float | None,
+    detect: float | None,
+    power: float,
+    win_rate: float | None,
+    overlap: int | None,
+    icc: float | None,
+    tie_rate: float | None,
+    seconds: float | None,
+    pairs: int | None,
+    confidence: float,
+    study: str | None,
+    fmt: str,
+) -> None:
+    """Prompts and judgments a study needs for a target interval width or to detect a difference."""
+    import json
+
+    import analysis
+
+    pilot, pilot_study = None, None
+    if study is not None:
+        pilot_study = app.store.get_study(study)
+        pilot = analysis.pilot_estimates(app.store.judgments_frame(study, include_gold=False))
+
+    def pilot_value(value: float | None, name: str) -> float | None:
+        if value is not None or pilot is None:
+            return value
+        found = getattr(pilot, name)
+        return None if found != found else found  # NaN: the pilot cannot say
+
+    plan = analysis.plan_study(
+        win_rate=0.5 if win_rate is None else win_rate,
+        half_width=half_width,
+        detect=detect,
+        power=power,
+        overlap=overlap or (pilot_study.overlap if pilot_study else 1),
+        icc=pilot_value(icc, "icc") or 0.0,
+        pairs=pairs or (pilot.pairs if pilot else 1),
+        confidence=confidence,
+        tie_rate=pilot_value(tie_rate, "tie_rate") or 0.0,
+        seconds_per_judgment=pilot_value(seconds, "median_seconds"),
+    )
+    record = plan.as_dict()
+    if pilot is not None:
+        record["pilot"] = {
+            "study": study,
+            "judgments": pilot.judgments,
+            "icc": _finite(pilot.icc),
+            "tie_rate": _finite(pilot.tie_rate),
+            "median_seconds": _finite(pilot.median_seconds),
+        }
+    if fmt == "json":
+        click.echo(json.dumps(record, indent=2))
+        return
+    for label, value in _plan_rows(plan, record.get("pilot")):
+        click.echo(f"{label:<16} {value}")
+
+
+def _finite(value: float) -> float | None:
+    return None if value != value else round(value, 6)
+
+
+def _plan_rows(plan: Any, pilot: dict[str, Any] | None) -> list[tuple[str, str]]:
+    inputs = plan.inputs
+    confidence = f"{inputs['confidence']:.0%}"
+    if plan.goal == "half_width":
+        goal = (
+            f"half-width {inputs['half_width']:g} of the {confidence} interval of the win rate"
+            f" (expected win rate {inputs['win_rate']:g})"
+        )
+    else:
+        goal = (
+            f"detect {inputs['detect']:g} from 50% with power {inputs['power']:g}"
+            f" (sign test at {1 - inputs['confidence']:.0%}, tie rate {inputs['tie_rate']:g})"
+        )
+    rows = [("goal", goal)]
+    if pilot is not None:
+        icc = "unknown" if pilot["icc"] is None else f"{pilot['icc']:.3f}"
+        secs = "unknown" if pilot["median_seconds"] is None else f"{pilot['median_seconds']:.1f} s"
+        rows.append(
+            (
+                "pilot",
+                f"{pilot['study']}: {pilot['judgments']:,} judgments, ICC {icc},"
+                f" tie rate {pilot['tie_rate']:.1%}, median {secs} per judgment",
+            )
+        )
+    rows += [
+        (
+            "design effect",
+            f"{plan.design_effect:.3f} = 1 + ({plan.overlap} - 1) x ICC {plan.icc:.3f}",
+        ),
+        ("prompts", f"{plan.prompts:,} per pair"),
+        ("judgments", f"{plan.judgments:,} per pair ({plan.overlap} per comparison)"),
+        ("pairs", f"{plan.pairs:,}"),
+        ("total judgments", f"{plan.total_judgments:,}"),
+    ]
+    if plan.annotator_hours is not None:
+        rows.append(("annotator hours", f"{plan.annotator_hours:,.1f}"))
+    return rows
+
 
 # -- invite / revoke (auth) ------------------------------------------------------------------------
 

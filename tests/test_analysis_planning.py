@@ -157,6 +157,7 @@ def test_pilot_recovers_a_planted_icc():
     assert pilot.tie_rate == 0
     assert pilot.median_seconds == 30
     assert pilot.comparisons == comparisons
+    assert pilot.pairs == 1
 
 
 def test_pairs_of_different_strength_do_not_pass_for_alike_judgments():
