@@ -10,10 +10,12 @@ p99 in milliseconds) and the judgments stored per second, in four scenarios:
 - ``8 writers``: eight processes, each with its own ``Store``, judging at once;
 - ``8 writers + heavy``: the same, with the heavy annotator as one of the eight.
 
-Each figure is the median over ``--runs`` runs, each on a fresh copy of the database.
+Each figure is the median over ``--runs`` runs, each on a fresh copy of the database. With
+``--adaptive`` the study hands out the least settled pair's comparisons first.
 
     python benchmarks/bench_store.py            # 1,000 / 100,000 / 1,000,000 judgments
     python benchmarks/bench_store.py --quick    # a small smoke run
+    python benchmarks/bench_store.py --adaptive # the same, with adaptive assignment
 """
 
 from __future__ import annotations
@@ -169,6 +171,7 @@ def main() -> None:
     parser.add_argument(
         "--heavy-open", type=int, default=10_000, help="open comparisons the heavy annotator judged"
     )
+    parser.add_argument("--adaptive", action="store_true", help="make the study adaptive")
     args = parse(parser, sizes="1000,100000,1000000", quick_sizes="1000")
     args.ops = args.ops or (20 if args.quick else 300)
     if args.quick:
@@ -182,6 +185,9 @@ def main() -> None:
             built = build_store(
                 folder / f"template-{size}.db", Shape(judgments=size, heavy_open=heavy_open)
             )
+            if args.adaptive:
+                with Store(built.path) as store:
+                    store.update_study(built.study, adaptive=True)
             print(
                 f"built {built.judgments:,} judgments, {built.comparisons:,} comparisons,"
                 f" {built.prompts:,} prompts in {built.seconds:.1f} s;"
@@ -207,7 +213,8 @@ def main() -> None:
                 print(f"  {scenario}: {figures}", flush=True)
             built.path.unlink()
     print_table(
-        f"Store: next_comparison and record_judgment, ms (median of {args.runs} runs,"
+        f"Store{', adaptive study' if args.adaptive else ''}: next_comparison and"
+        f" record_judgment, ms (median of {args.runs} runs,"
         f" {args.ops} judgments per writer)",
         [
             "judgments",

@@ -340,7 +340,10 @@ def _pair_lines(store: Store, s: Study, target: float) -> None:
     """Per pair: win rate, both intervals, judgments still needed and the settled mark."""
     import analysis
 
-    pairs = analysis.pair_progress(store.judgments_frame(s.id, include_gold=False), target=target)
+    from .quality import people_only
+
+    frame = people_only(store.judgments_frame(s.id, include_gold=False))
+    pairs = analysis.pair_progress(frame, target=target)
     if pairs.empty:
         click.echo("\nNo judgments yet: no pair to show.")
         return

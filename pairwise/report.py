@@ -254,7 +254,7 @@ def report_from_store(
     if style_control:  # only the responses' texts are needed, not the prompts'
         frame = frame.drop(columns="messages")
     progress.report("loading judgments", 1, 1)
-    return build_report(
+    report = build_report(
         frame,
         rounds=rounds,
         seed=seed,
@@ -266,6 +266,9 @@ def report_from_store(
         style_control=style_control,
         scores=store.scores_frame(),
     )
+    if study is not None:
+        report.meta["assignment"] = "adaptive" if store.get_study(study).adaptive else "random"
+    return report
 
 
 def _decategorize(result: Any) -> Any:
@@ -645,6 +648,11 @@ def _sections(report: Report) -> list[tuple[str, str, tuple[list[str], list[list
         f"{meta['method']['intervals']} ({meta['rounds']} rounds, seed {meta['seed']}). "
         f"p: {meta['method']['p_value']}. Win + ½ tie counts a tie as half a win."
     )
+    if meta.get("assignment") == "adaptive":
+        intro += (
+            " Comparisons were assigned adaptively: the pair whose interval was widest got the"
+            " next judgment, and within a pair the prompts are a random sample."
+        )
     if not c["judgments"]:
         intro = "No judgments yet: nothing to report."
     out: list[tuple[str, str, Any]] = [("Summary", intro, None)]

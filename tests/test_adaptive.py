@@ -195,3 +195,22 @@ def test_pairs_are_filled_in_for_a_database_written_before_they_existed(tmp_path
         reopened.update_study("s", adaptive=True)
         got = reopened.next_comparison(reopened.get_study("s"), people[0], clock=T0, rng=rng)
         assert got is not None
+
+
+def test_the_report_says_the_study_was_adaptive(store):
+    from pairwise.report import render, report_from_store
+
+    fast = store.create_study("fast", pairs=[("m1", "m2")], overlap=1, seed=12, adaptive=True)
+    plain = store.create_study("plain", pairs=[("m3", "m4")], overlap=1, seed=12)
+    rng = random.Random(13)
+    annotator = store.add_annotator("a").id
+    for study in (fast, plain):
+        for _ in range(10):
+            _judge(store, study, annotator, rng)
+    adaptive = report_from_store(store, "fast", rounds=50)
+    assert adaptive.meta["assignment"] == "adaptive"
+    assert "assigned adaptively" in render(adaptive, "md")
+    random_order = report_from_store(store, "plain", rounds=50)
+    assert random_order.meta["assignment"] == "random"
+    assert "assigned adaptively" not in render(random_order, "md")
+    assert "assignment" not in report_from_store(store, rounds=50).meta  # several studies

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analysis import pair_progress
 from pairwise.pages.common import Context, as_admin, require_admin
 from pairwise.pages.studies import select_study
 from pairwise.quality import (
@@ -19,7 +20,7 @@ from pairwise.quality import (
     people_only,
     throughput,
 )
-from pairwise.store import Study
+from pairwise.store import Store, Study
 
 WINDOWS = {1.0: "last hour", 6.0: "last 6 hours", 24.0: "last 24 hours"}
 
@@ -79,6 +80,8 @@ def page() -> None:
         st.caption("No comparison has been flagged.")
     else:
         st.dataframe(flagged, hide_index=True)
+    st.subheader("Pairs")
+    _pairs(ctx, study, judgments)
 
 
 def _overview(ctx: Context, study: Study, judgments: pd.DataFrame) -> None:
@@ -107,6 +110,86 @@ def _overview(ctx: Context, study: Study, judgments: pd.DataFrame) -> None:
     )
     if pace.total:
         st.bar_chart(hourly_counts(judgments), y_label="judgments per hour (UTC)", height=160)
+
+
+PAIR_COLUMNS = {
+    "judgments": st.column_config.NumberColumn("judgments", help="Judgments counted in reports"),
+    "win_rate": st.column_config.NumberColumn(
+        "win rate", format="percent", help="Share of judgments model A won"
+    ),
+    "interval": st.column_config.TextColumn(
+        "95% interval", help="Fixed-size interval: right 95% of the time if looked at once"
+    ),
+    "anytime": st.column_config.TextColumn(
+        "anytime interval",
+        help="Anytime-valid confidence sequence: right 95% of the time however often it is"
+        " looked at, so the study may stop as soon as it looks settled",
+    ),
+    "still_needed": st.column_config.NumberColumn(
+        "judgments still needed", help="Until the anytime interval is narrower than the target"
+    ),
+    "status": st.column_config.TextColumn("settled"),
+}
+
+
+def _pairs(ctx: Context, study: Study, judgments: pd.DataFrame) -> None:
+    """Per pair: the estimate, both intervals, the judgments still needed, a settled mark."""
+    st.caption(
+        "Assignment: adaptive, the least settled pair gets the next judgment."
+        if study.adaptive
+        else "Assignment: the study's random order."
+    )
+    target = st.number_input(
+        "Target half-width of the win-rate interval",
+        min_value=0.005,
+        max_value=0.45,
+        value=0.05,
+        step=0.01,
+        format="%.3f",
+        key="progress.target",
+    )
+    counted = judgments[~judgments["excluded"] & ~judgments["is_gold"]]
+    newest = int(counted["judgment_id"].max()) if len(counted) else 0
+    table = _pair_table(ctx.store, study.id, newest, len(counted), float(target))
+    if table.empty:
+        st.caption("No judgments yet.")
+        return
+    st.dataframe(table, hide_index=True, column_config=PAIR_COLUMNS)
+    settled = int(table["status"].str.len().gt(0).sum())
+    st.caption(
+        f"{settled} of {len(table)} pairs settled: the anytime interval excludes 50% or is"
+        f" narrower than ±{target:.3f}. Methods: docs/study-design.md."
+    )
+
+
+@st.cache_data(ttl=300, max_entries=16, show_spinner="Computing the intervals…")
+def _pair_table(
+    _store: Store, study_id: int, newest: int, count: int, target: float
+) -> pd.DataFrame:
+    """The pairs table, computed again only when a judgment arrives or the target changes."""
+    frame = people_only(_store.judgments_frame(study_id, include_gold=False))
+    pairs = pair_progress(frame, target=target)
+    if pairs.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "pair": pairs["model_a"] + " vs " + pairs["model_b"],
+            "judgments": pairs["n"],
+            "win_rate": pairs["win_rate"],
+            "interval": [
+                f"{low:.1%} – {high:.1%}"
+                for low, high in zip(
+                    pairs["win_rate_ci_low"], pairs["win_rate_ci_high"], strict=True
+                )
+            ],
+            "anytime": [
+                f"{low:.1%} – {high:.1%}"
+                for low, high in zip(pairs["anytime_ci_low"], pairs["anytime_ci_high"], strict=True)
+            ],
+            "still_needed": pairs["still_needed"],
+            "status": ["✔ " + why if why else "" for why in pairs["settled_by"]],
+        }
+    )
 
 
 def _annotators(ctx: Context, judgments: pd.DataFrame, passes: pd.DataFrame) -> None:

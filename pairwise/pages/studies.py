@@ -11,6 +11,7 @@ from itertools import combinations
 import pandas as pd
 import streamlit as st
 
+import analysis
 from pairwise.pages.common import Context, require_admin
 from pairwise.plans import PLAN_KINDS, describe_plan, plan_pairs
 from pairwise.render import safe_markdown, show_conversation, show_text
@@ -135,6 +136,15 @@ def _new_study(ctx: Context) -> None:
         f"This study will create **{count:,} comparisons** ({len(pairs)} model"
         f" pair{'s' if len(pairs) != 1 else ''}), and wants **{count * overlap:,} judgments**."
     )
+    adaptive = st.checkbox(
+        "Adaptive assignment",
+        key="new.adaptive",
+        help="Hand out the comparisons of the pair whose win-rate interval is widest first, so"
+        " that judgments go where the result is least settled. Within a pair, prompts stay a"
+        " random sample.",
+    )
+    with st.expander("Plan the study size"):
+        _planner(store, int(overlap), len(pairs), count)
     problem = _new_study_problem(store, name, question, count)
     if problem:
         st.caption(problem)
@@ -150,12 +160,86 @@ def _new_study(ctx: Context) -> None:
                 gold_rate=float(gold_rate),
                 pair_plan=describe_plan(kind, baseline=baseline, pairs=listed),
                 prompt_ids=prompt_ids,
+                adaptive=adaptive,
             )
         except (StoreError, ValueError) as error:
             st.error(str(error))
             return
         st.session_state[_NOTICE] = f"Created study {study.name!r} with {count:,} comparisons."
         st.rerun()
+
+
+NO_PILOT = "no pilot"
+
+
+def _planner(store: Store, overlap: int, pairs: int, count: int) -> None:
+    """The planner of ``pairwise plan``: prompts and judgments for a target width, or to detect
+    a difference, with a pilot study's ICC, tie rate and seconds per judgment when chosen."""
+    pilots = [NO_PILOT, *(s.name for s in store.studies()[::-1])]
+    pilot_name = st.selectbox("Pilot study", pilots, key="plan.pilot")
+    pilot = None
+    if pilot_name != NO_PILOT:
+        frame = store.judgments_frame(pilot_name, include_gold=False)
+        if len(frame):
+            pilot = analysis.pilot_estimates(frame)
+        else:
+            st.caption(f"{pilot_name} has no judgments yet.")
+    known_icc = pilot is not None and pilot.icc == pilot.icc
+    left, middle, right = st.columns(3)
+    goal = left.radio("Goal", ["interval width", "detect a difference"], key="plan.goal")
+    if goal == "interval width":
+        target = middle.number_input(
+            "Half-width", 0.005, 0.45, 0.05, step=0.01, format="%.3f", key="plan.width"
+        )
+        win_rate = right.number_input(
+            "Expected win rate", 0.0, 1.0, 0.5, step=0.05, key="plan.rate",
+            help="0.5 is the worst case: no win rate needs more judgments.",
+        )  # fmt: skip
+        goals = {"half_width": float(target), "win_rate": float(win_rate)}
+    else:
+        detect = middle.number_input("Difference from 50%", 0.01, 0.45, 0.1, key="plan.detect")
+        power = right.number_input("Power", 0.5, 0.99, 0.8, key="plan.power")
+        goals = {"detect": float(detect), "power": float(power)}
+    icc = st.number_input(
+        "ICC (how alike judgments of one comparison are)",
+        0.0,
+        1.0,
+        float(pilot.icc) if known_icc else 0.0,
+        step=0.05,
+        key=f"plan.icc.{pilot_name}",
+    )
+    plan = analysis.plan_study(
+        **goals,
+        overlap=overlap,
+        icc=float(icc),
+        pairs=max(pairs, 1),
+        tie_rate=pilot.tie_rate if pilot is not None else 0.0,
+        seconds_per_judgment=(
+            pilot.median_seconds
+            if pilot is not None and pilot.median_seconds == pilot.median_seconds
+            else None
+        ),
+    )
+    hours = (
+        f", about **{plan.annotator_hours:,.1f} annotator hours**"
+        if plan.annotator_hours is not None
+        else ""
+    )
+    st.markdown(
+        f"Needs **{plan.prompts:,} prompts per pair** ({plan.judgments:,} judgments at"
+        f" {overlap} per comparison; design effect {plan.design_effect:.2f}),"
+        f" **{plan.total_judgments:,} judgments** in all{hours}."
+    )
+    if pilot is not None:
+        st.caption(
+            f"From {pilot_name}: ICC {pilot.icc:.3f}, tie rate {pilot.tie_rate:.1%},"
+            f" {pilot.judgments:,} judgments. Methods: docs/study-design.md."
+        )
+    per_pair = count / max(pairs, 1)
+    if per_pair < plan.prompts:
+        st.warning(
+            f"The chosen prompts give about {per_pair:,.0f} per pair: fewer than the plan needs."
+        )
 
 
 def _new_study_problem(store: Store, name: str, question: str, count: int) -> str | None:
@@ -191,6 +275,7 @@ def _settings(ctx: Context) -> None:
                 "models": ", ".join(s.models),
                 "pair plan": plan_text(s.pair_plan),
                 "gold rate": s.gold_rate,
+                "assignment": "adaptive" if s.adaptive else "random order",
                 "comparisons": progress["comparisons"],
                 "judgments": f"{progress['done']:,} / {progress['wanted']:,}",
                 "created": s.created_at[:16].replace("T", " "),
@@ -210,6 +295,9 @@ def _settings(ctx: Context) -> None:
         gold_rate = right.number_input(
             "Gold rate", min_value=0.0, max_value=1.0, value=float(study.gold_rate), step=0.05
         )
+        adaptive = st.checkbox(
+            "Adaptive assignment (the least settled pair first)", value=study.adaptive
+        )
         st.caption(
             "A lower overlap closes comparisons that already have enough judgments; a higher one"
             " reopens them. Judgments already made are kept."
@@ -225,6 +313,7 @@ def _settings(ctx: Context) -> None:
             guidelines=guidelines,
             overlap=int(overlap),
             gold_rate=float(gold_rate),
+            adaptive=adaptive,
         )
         st.session_state[_NOTICE] = f"Saved the settings of {study.name!r}."
         st.rerun()
