@@ -109,12 +109,15 @@ def _hold_at(store: Store, ready, *, after: str, nth: int, at: str | None = None
     """Once the connection has started ``nth`` statements beginning with ``after``, signal
     ``ready`` at the next one beginning with ``at`` (default: that same one) and wait there,
     inside the open transaction, for the kill. (A statement that fires triggers is traced once
-    more per trigger, so ``at`` is the statement to stop at, ``after`` the one to count.)"""
+    more per trigger, with the same text right after its own trace: those repeats are not
+    counted. ``at`` is the statement to stop at, ``after`` the one to count.)"""
     seen = 0
+    last = None
 
     def trace(sql: str) -> None:
-        nonlocal seen
-        if sql.startswith(after):
+        nonlocal seen, last
+        repeat, last = sql == last, sql
+        if sql.startswith(after) and not repeat:
             seen += 1
         if seen >= nth and sql.startswith(at or after):
             ready.set()
