@@ -265,7 +265,7 @@ def _plug_in_bets(u: np.ndarray, v: np.ndarray, alpha: float) -> np.ndarray:
     """Waudby-Smith & Ramdas's predictable plug-in bets, from the prompts before each one.
 
     The bet before prompt t is sqrt(2 log(2/α) / (σ²_{t-1} t log(1 + t))), where σ² is a running
-    variance of the prompts' excess over the running rate, started at 1/4 (their eq. 26-27).
+    variance of the prompts' excess over the running rate, started at 1/4, as in their paper.
     """
     cum_u, cum_v = np.cumsum(u, axis=-1), np.cumsum(v, axis=-1)
     running_rate = (0.5 + cum_u) / (1 + cum_v)

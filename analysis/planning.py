@@ -166,7 +166,7 @@ def decided_judgments(detect: float, power: float, confidence: float = 0.95) -> 
     """Independent non-tied judgments for a two-sided test of ½ to find ½ ± ``detect``.
 
     The one-sample proportion test's normal approximation, with the null's variance under the
-    null and the alternative's under the alternative (Fleiss, Levin & Paik 2003, eq. 2.5).
+    null and the alternative's under the alternative (Fleiss, Levin & Paik 2003, ch. 2).
     """
     _check_share("power", power)
     alternative = 0.5 + detect

@@ -82,7 +82,7 @@ def test_the_rate_is_per_judgment_when_prompts_have_different_numbers_of_judgmen
 
 def hedged_wealth_step_by_step(outcomes, rate, alpha=ALPHA, truncation=0.5):
     """Waudby-Smith & Ramdas (2023), hedged capital with predictable plug-in bets, written out
-    one observation at a time for 0/1 outcomes (their eqs. 26-27 and section 4)."""
+    one observation at a time for 0/1 outcomes, as their paper defines it."""
     up = down = 1.0
     mean_sum, square_sum = 0.5, 0.25
     variance = 0.25
