@@ -103,21 +103,29 @@ def _hot_path(store: Store, study, people) -> dict[str, Callable[[], object]]:
     }
 
 
-def test_the_hot_path_reads_through_indexes(busy):
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_the_hot_path_reads_through_indexes(busy, adaptive):
     store, study, people = busy
+    study = store.update_study(study.id, adaptive=adaptive)
     for name, action in _hot_path(store, study, people).items():
         plans = _plans(store, action)
         assert plans, f"{name} ran no statement"
         assert _full_scans(plans) == [], name
 
 
-def test_the_next_comparison_is_found_in_index_order_without_a_sort(busy):
+@pytest.mark.parametrize(
+    "adaptive, picking, index",
+    [(False, "c.is_gold = 0", "comparisons_next"), (True, "c.pair_id =", "comparisons_pair_next")],
+)
+def test_the_next_comparison_is_found_in_index_order_without_a_sort(busy, adaptive, picking, index):
+    """In the study's random order; an adaptive study's, within the chosen pair."""
     store, study, people = busy
+    study = store.update_study(study.id, adaptive=adaptive)
     plans = _plans(store, lambda: store.next_comparison(study, people[3], clock=T0, gold=False))
-    picks = [(sql, details) for sql, details in plans if "c.is_gold = 0" in sql]
+    picks = [(sql, details) for sql, details in plans if picking in sql]
     assert picks, "no statement picked a regular comparison"
     for sql, details in picks:
-        assert any("comparisons_next" in d and "is_open=?" in d for d in details), sql
+        assert any(index in d and "is_open=?" in d for d in details), sql
         assert not any("TEMP B-TREE" in d for d in details), (sql, details)
 
 
@@ -361,18 +369,3 @@ def test_totals_are_filled_in_for_a_database_written_before_they_existed(tmp_pat
         got = (reopened.study_progress(study), reopened.annotator_progress(study, people[0]))
     assert got == expected
     assert expected[0]["judgments"] == 12 and expected[1]["passed"] == 1
-
-
-def test_the_adaptive_hot_path_reads_through_indexes(busy):
-    store, study, people = busy
-    study = store.update_study(study.id, adaptive=True)
-    for name, action in _hot_path(store, study, people).items():
-        plans = _plans(store, action)
-        assert plans, f"{name} ran no statement"
-        assert _full_scans(plans) == [], name
-    plans = _plans(store, lambda: store.next_comparison(study, people[3], clock=T0, gold=False))
-    picks = [(sql, details) for sql, details in plans if "c.pair_id =" in sql]
-    assert picks, "no statement picked a comparison of a pair"
-    for sql, details in picks:
-        assert any("comparisons_pair_next" in d and "is_open=?" in d for d in details), sql
-        assert not any("TEMP B-TREE" in d for d in details), (sql, details)
