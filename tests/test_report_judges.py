@@ -167,3 +167,38 @@ def test_alpaca_eval_annotations_give_alpaca_evals_win_rate(store, tmp_path):
         sum(p in (0, 1.5) for p in judged),
         sum(1 <= p < 1.5 for p in judged),
     )
+
+
+def test_mt_bench_people_and_gpt4_pairs_agree_as_counted_by_hand(store):
+    """MT-Bench's published shapes, imported into one study; every figure worked by hand."""
+    from pathlib import Path
+
+    from pairwise.ingest import import_judgments
+    from pairwise.report import report_from_store
+
+    fixtures = Path(__file__).parent / "fixtures" / "mt_bench"
+    import_judgments(store, fixtures / "human_judgments.jsonl", study="mt")
+    import_judgments(store, fixtures / "gpt-4_pair.jsonl", study="mt")
+    data = report_json(report_from_store(store, "mt", rounds=50))
+    rows = {(r["group_a"], r["group_b"], r["turn"]): r for r in data["agreement_between"]}
+    counts = {
+        k: (r["with_ties"], r["without_ties"], r["n_pairs_with_ties"]) for k, r in rows.items()
+    }
+    assert counts == {
+        # turn 1, gpt-4 v claude: both people and the judge (consistent in both orders) pick gpt-4
+        ("human", "human", 1): (1.0, 1.0, 1),
+        ("human", "gpt-4/pair-v2", 1): (1.0, 1.0, 2),
+        # turn 2: the judge's orders disagree on both items, so it votes tie twice; the people
+        # said tie (v claude) and gpt-4 (v vicuna): one of two agrees, none without ties
+        ("human", "gpt-4/pair-v2-multi-turn", 2): (0.5, None, 2),
+        ("human", "human", None): (1.0, 1.0, 1),
+        ("human", "gpt-4/pair-v2", None): (1.0, 1.0, 2),
+        ("human", "gpt-4/pair-v2-multi-turn", None): (0.5, None, 2),
+        ("random", "random", None): (0.333333, 0.5, None),
+    }
+    consistency = {r["judge"]: r for r in data["position_consistency"]}
+    # pair-v2 saw one comparison in both orders (the other's first game failed) and kept its verdict;
+    # pair-v2-multi-turn preferred the answer shown first in both of its comparisons
+    assert (consistency["gpt-4/pair-v2"]["n"], consistency["gpt-4/pair-v2"]["consistent"]) == (1, 1)
+    multi = consistency["gpt-4/pair-v2-multi-turn"]
+    assert (multi["n"], multi["consistent"], multi["favours_first"]) == (2, 0, 2)
