@@ -47,8 +47,9 @@ def read_judged(records: list[Record], problems: Problems) -> tuple[list[Judged]
                 return [], {}
             problems.add(record.line, None, f"is in none of the formats: {_names(used)}")
             continue
-        used[form.name] = None
-        problems.read_as = _names(used)
+        if form.name not in used:
+            used[form.name] = None
+            problems.read_as = _names(used)
         reason = form.left_out(record)
         if reason is not None:
             left_out[reason] = left_out.get(reason, 0) + 1
