@@ -194,7 +194,9 @@ def _import_judgments(store: Store, path: str | Path, study: str | None) -> Impo
             rows.extend(new_rows)
             duplicates += repeated
         problems.check()
-        _, judgments_unchanged = store.add_judgments(progress.track(rows, "writing judgments"))
+        progress.report("writing judgments", 0, 1)  # one bulk write: a single step
+        _, judgments_unchanged = store.add_judgments(rows)
+        progress.report("writing judgments", 1, 1)
         after = store.counts()
     inserted = {t: after[t] - before[t] for t in after if t in before}
     unchanged = {

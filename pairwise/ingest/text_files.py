@@ -67,9 +67,9 @@ def import_responses(store: Store, path: str | Path) -> Imported:
             inserted["prompts"], unchanged["prompts"] = store.add_prompts(
                 progress.track(prompts, "writing prompts")
             )
-        inserted["responses"], unchanged["responses"] = store.add_responses(
-            progress.track(responses, "writing responses")
-        )
+        progress.report("writing responses", 0, 1)  # one bulk write: a single step
+        inserted["responses"], unchanged["responses"] = store.add_responses(responses)
+        progress.report("writing responses", 1, 1)
     return Imported(str(path), inserted, unchanged, form.name)
 
 
