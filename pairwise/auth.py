@@ -9,6 +9,7 @@ then maps the signed-in e-mail to an annotator (see :mod:`pairwise.pages.common`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from urllib.parse import urlencode
@@ -16,6 +17,8 @@ from urllib.parse import urlencode
 from .store import Annotator, Store, StoreError
 
 TOKEN_BYTES = 32
+LOCAL_ADMIN = "local-admin"
+"""Who everyone is in local demo mode, before the first invitation."""
 
 
 def new_token() -> str:
@@ -34,11 +37,14 @@ def invite(
     """Add an annotator (or admin) and issue their sign-in token.
 
     Inviting someone who already exists issues them another token (a lost link); their earlier
-    tokens keep working until :func:`revoke`. The token is returned once and never stored.
+    tokens keep working until :func:`revoke`. The token is returned once and never stored. The
+    first invitation ends local demo mode: see :func:`set_demo_apart`.
     """
     role = "admin" if admin else "annotator"
     token = new_token()
     with store.transaction():
+        if first_invitation(store):
+            set_demo_apart(store)
         try:
             person = store.get_annotator(name)
         except StoreError:
@@ -61,6 +67,19 @@ def first_invitation(store: Store) -> bool:
     """Whether the next invitation turns sign-in on: no link was ever issued, so the app still
     runs in local demo mode, and whoever is invited next is the first who can sign in."""
     return store.token_count() == 0
+
+
+def set_demo_apart(store: Store) -> None:
+    """What was tried in local demo mode steps aside when real people arrive: the demo study is
+    set apart (no longer handed out, left out of reports and Progress, removable on the Studies
+    page), and the local admin's judgments leave reports as an excluded annotator's do. Nothing
+    is deleted; both can be brought back."""
+    with store.transaction():
+        for study in store.studies(include_set_apart=False):
+            if study.demo:
+                store.set_apart(study.id)
+        with contextlib.suppress(StoreError):  # nobody opened the app in demo mode
+            store.set_excluded(LOCAL_ADMIN)
 
 
 def sign_in(store: Store, token: str) -> Annotator | None:

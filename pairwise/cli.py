@@ -292,8 +292,10 @@ def study_list(store: Store) -> None:
     if not studies:
         click.echo("No studies yet: pairwise study create NAME --models A,B")
     for s in studies:
+        apart = "  [set apart]" if s.set_apart else ""
         click.echo(
-            f"{s.name}  ({s.scale.points}-point, overlap {s.overlap}): {_progress_line(store, s)}"
+            f"{s.name}  ({s.scale.points}-point, overlap {s.overlap}):"
+            f" {_progress_line(store, s)}{apart}"
         )
 
 
@@ -330,6 +332,8 @@ def study_show(store: Store, name: str, target: float) -> None:
         ("complete", f"{progress['complete']} of {progress['comparisons']} comparisons"),
         ("judgments", str(progress["judgments"])),
     ]
+    if s.set_apart:
+        rows.append(("set apart", f"since {s.set_apart_at} (pairwise study remove {s.name})"))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         click.echo(f"{label:<{width}}  {value}")
@@ -368,6 +372,34 @@ def _pair_lines(store: Store, s: Study, target: float) -> None:
     widths = [max(len(line[i]) for line in [header, *table]) for i in range(len(header))]
     for line in [header, *table]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+@study.command("set-apart")
+@click.argument("name")
+@click.option("--undo", is_flag=True, help="Put the study back in use.")
+@pass_store
+def study_set_apart(store: Store, name: str, undo: bool) -> None:
+    """Set study NAME apart: no longer handed out, left out of reports, Progress and exports over
+    all studies (name it to see it). Nothing is deleted. The demo study is set apart when the
+    first person is invited."""
+    s = store.set_apart(name, apart=not undo)
+    if s.set_apart:
+        click.echo(f"Set {s.name!r} apart. pairwise study remove {s.name} deletes it.")
+    else:
+        click.echo(f"{s.name!r} is in use again.")
+
+
+@study.command("remove")
+@click.argument("name")
+@pass_store
+def study_remove(store: Store, name: str) -> None:
+    """Delete set-apart study NAME with its comparisons and judgments (the demo's prompts and
+    responses too). A study in use must be set apart first: this cannot be undone."""
+    s = store.get_study(name)
+    removed = store.remove_study(s.id, unused_texts=s.demo)
+    tables = ("judgments", "passes", "comparisons", "prompts", "responses")
+    listed = ", ".join(f"{removed[t]} {t}" for t in tables if removed.get(t))
+    click.echo(f"Removed {s.name!r}: {listed or 'it had no comparisons'}.")
 
 
 def _progress_line(store: Store, s: Study) -> str:
@@ -535,7 +567,9 @@ def invite(store: Store, name: str, admin: bool, email: str | None, base_url: st
     invite yourself first with --admin, then your annotators.
     """
     with store.transaction():  # the check and the invitation at once: one first invitation
-        if not admin and auth.first_invitation(store):
+        first = auth.first_invitation(store)
+        demo = [s for s in store.studies(include_set_apart=False) if s.demo] if first else []
+        if not admin and first:
             raise click.ClickException(
                 "nobody has been invited yet: the first invitation turns sign-in on and ends"
                 f" local demo mode, so inviting {name} as an annotator would leave nobody able"
@@ -543,6 +577,12 @@ def invite(store: Store, name: str, admin: bool, email: str | None, base_url: st
                 " (pairwise invite YOUR-NAME --admin), then the annotators."
             )
         person, token = auth.invite(store, name, admin=admin, email=email)
+    for s in demo:
+        click.echo(
+            f"Sign-in is on: the demo study {s.name!r} is set apart (out of annotation, reports and"
+            f" Progress), as are judgments made as local-admin. pairwise study remove {s.name}"
+            " deletes it."
+        )
     click.echo(f"Invited {person.name} ({person.role}). Personal sign-in link, shown only once:")
     click.echo(auth.link(base_url, token))
 
@@ -560,7 +600,9 @@ def revoke(store: Store, name: str) -> None:
 
 
 @main.command("report")
-@click.option("--study", help="The study to report on (default: all judgments).")
+@click.option(
+    "--study", help="The study to report on (default: every study in use, set-apart ones left out)."
+)
 @click.option(
     "--format", "fmt", type=click.Choice(REPORT_FORMATS), help="Default: from --out, else md."
 )
@@ -627,7 +669,9 @@ def report_command(
     default="trl-conversational",
     show_default=True,
 )
-@click.option("--study", help="Export this study only (default: all studies).")
+@click.option(
+    "--study", help="Export this study only (default: every study in use, set-apart ones left out)."
+)
 @click.option(
     "--aggregation",
     type=click.Choice(list(EXPORT_AGGREGATIONS)),

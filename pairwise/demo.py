@@ -51,4 +51,4 @@ def ensure_demo(
             return None
         import_prompts(store, folder / "demo_prompts.jsonl")
         import_responses(store, folder / "demo_responses.jsonl")
-        return create_study(store, spec)
+        return store.mark_demo(create_study(store, spec).id)

@@ -118,6 +118,8 @@ class ExportOptions:
     prompt id) go to the test file. Aggregation options do not apply to the raw formats.
     ``judges`` keeps the judgments of people (``"human"``), of model judges (``"model"``) or
     of both (``"all"``).
+    ``study=None`` exports every study in use: set-apart studies (the demo, once sign-in is on)
+    are left out unless named.
     """
 
     format: str = "trl-conversational"
@@ -809,6 +811,8 @@ def build_export(store: Store, options: ExportOptions) -> Export:
         for name in ("study", "prompt_id", "category", "model_a", "model_b"):
             codes, names = pd.factorize(texts[name])
             judgments[name] = pd.Categorical.from_codes(codes[at], categories=names)
+    if options.study is None:
+        judgments = store.drop_set_apart(judgments)
     progress.report(stage, 2, 3)
     flagged: set = set()
     if options.exclude_flagged:

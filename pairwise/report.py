@@ -248,11 +248,17 @@ def report_from_store(
     focus: str | None = None,
     style_control: bool = False,
 ) -> Report:
-    """The report on a study (or every study) of a store, excluded annotators left out."""
+    """The report on a study (or every study in use) of a store, excluded annotators left out.
+
+    Over every study, set-apart ones (the demo, once sign-in is on) are left out; name one to
+    report on it.
+    """
     progress.report("loading judgments", 0, 1)
     frame = store.judgments_frame(study, include_gold=False, with_text=style_control)
     if style_control:  # only the responses' texts are needed, not the prompts'
         frame = frame.drop(columns="messages")
+    if study is None:
+        frame = store.drop_set_apart(frame)
     progress.report("loading judgments", 1, 1)
     report = build_report(
         frame,

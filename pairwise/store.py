@@ -78,7 +78,9 @@ CREATE TABLE IF NOT EXISTS studies (
     pair_plan TEXT NOT NULL,         -- JSON: how the pairs were chosen
     gold_rate REAL NOT NULL DEFAULT 0 CHECK (gold_rate >= 0 AND gold_rate <= 1),
     created_at TEXT NOT NULL,
-    adaptive INTEGER NOT NULL DEFAULT 0 -- 1: hand out the least settled pair's comparisons first
+    adaptive INTEGER NOT NULL DEFAULT 0, -- 1: hand out the least settled pair's comparisons first
+    demo INTEGER NOT NULL DEFAULT 0,     -- the demo study seeded on first start
+    set_apart_at TEXT                    -- when it was set apart: out of annotation and default views
 );
 CREATE TABLE IF NOT EXISTS study_pairs (
     id INTEGER PRIMARY KEY,
@@ -327,6 +329,8 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("judgments", "score_ba", "INTEGER"),
     ("studies", "adaptive", "INTEGER NOT NULL DEFAULT 0"),
     ("comparisons", "pair_id", "INTEGER REFERENCES study_pairs(id)"),
+    ("studies", "demo", "INTEGER NOT NULL DEFAULT 0"),
+    ("studies", "set_apart_at", "TEXT"),
 )
 
 
@@ -378,6 +382,14 @@ class Study:
     gold_rate: float
     created_at: str
     adaptive: bool = False
+    demo: bool = False
+    set_apart_at: str | None = None
+
+    @property
+    def set_apart(self) -> bool:
+        """Set apart (the demo, once sign-in is on): no longer handed out to annotators, and left
+        out of reports, Progress and exports over all studies unless asked for by name."""
+        return self.set_apart_at is not None
 
 
 @dataclass(frozen=True)
@@ -884,11 +896,13 @@ class Store:
             gold_rate=row[8],
             created_at=row[9],
             adaptive=bool(row[10]),
+            demo=bool(row[11]),
+            set_apart_at=row[12],
         )
 
     _STUDY_COLUMNS = (
         "id, name, question, guidelines, scale, overlap, models, pair_plan, gold_rate, created_at,"
-        " adaptive"
+        " adaptive, demo, set_apart_at"
     )
 
     def get_study(self, name_or_id: str | int) -> Study:
@@ -900,11 +914,107 @@ class Store:
             raise StoreError(f"no study {name_or_id!r}")
         return self._study_from_row(row)
 
-    def studies(self) -> list[Study]:
+    def studies(self, *, include_set_apart: bool = True) -> list[Study]:
+        """Every study, oldest first; ``include_set_apart=False`` leaves set-apart ones out (what
+        annotators, reports and Progress see by default)."""
+        where = "" if include_set_apart else " WHERE set_apart_at IS NULL"
         rows = self.conn.execute(
-            f"SELECT {self._STUDY_COLUMNS} FROM studies ORDER BY id"
+            f"SELECT {self._STUDY_COLUMNS} FROM studies{where} ORDER BY id"
         ).fetchall()
         return [self._study_from_row(r) for r in rows]
+
+    def drop_set_apart(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a frame with a ``study`` column (judgments, scores) outside set-apart
+        studies: what views over every study show by default."""
+        apart = [s.name for s in self.studies() if s.set_apart]
+        if not apart or frame.empty:
+            return frame
+        return frame[~frame["study"].isin(apart)].reset_index(drop=True)
+
+    def mark_demo(self, name_or_id: str | int) -> Study:
+        """Mark a study as the demo, to be set apart when sign-in turns on."""
+        study = self.get_study(name_or_id)
+        with self.transaction() as conn:
+            conn.execute("UPDATE studies SET demo = 1 WHERE id = ?", [study.id])
+        return self.get_study(study.id)
+
+    def set_apart(self, name_or_id: str | int, apart: bool = True) -> Study:
+        """Set a study apart (``apart=False`` puts it back). Nothing is deleted: a set-apart study
+        is no longer handed out, and views over all studies leave it out unless asked for it."""
+        study = self.get_study(name_or_id)
+        if study.set_apart != apart:
+            with self.transaction() as conn:
+                conn.execute(
+                    "UPDATE studies SET set_apart_at = ? WHERE id = ?",
+                    [now_iso() if apart else None, study.id],
+                )
+        return self.get_study(study.id)
+
+    def remove_study(self, name_or_id: str | int, *, unused_texts: bool = False) -> dict[str, int]:
+        """Delete a set-apart study with everything that refers to it (comparisons, judgments,
+        passes, leases...), in one transaction; returns the rows removed per table.
+
+        A study in use must be set apart first: removing judgments cannot be undone. Prompts and
+        responses stay unless ``unused_texts``: then those of the study's that no other study
+        compares go too (the demo's, whose files can seed them again).
+        """
+        with self.transaction() as conn:
+            study = self.get_study(name_or_id)
+            if not study.set_apart:
+                raise StoreError(
+                    f"study {study.name!r} is in use: set it apart first, then remove it"
+                )
+            prompts = json.dumps(
+                [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT DISTINCT prompt_id FROM comparisons WHERE study_id = ?", [study.id]
+                    )
+                ]
+            )
+            removed = self._delete_with_dependents("studies", "id = ?", [study.id])
+            if unused_texts:
+                # the study's prompts that no comparison uses any more, with their responses
+                unused = (
+                    "SELECT value FROM json_each(?)"
+                    " WHERE value NOT IN (SELECT prompt_id FROM comparisons)"
+                )
+                removed["responses"] = conn.execute(
+                    f"DELETE FROM responses WHERE prompt_id IN ({unused})", [prompts]
+                ).rowcount
+                removed["prompts"] = conn.execute(
+                    f"DELETE FROM prompts WHERE id IN ({unused})", [prompts]
+                ).rowcount
+        return {table: count for table, count in removed.items() if count}
+
+    def _delete_with_dependents(
+        self, table: str, where: str, params: Sequence[Any]
+    ) -> dict[str, int]:
+        """Delete ``table`` rows matching ``where`` after every row that refers to them by a
+        foreign key, found in the schema itself (so tables added later are covered too)."""
+        removed: dict[str, int] = {}
+        for child, column, parent_column in self._foreign_keys_to(table):
+            sub_where = f"{column} IN (SELECT {parent_column} FROM {table} WHERE {where})"
+            for name, count in self._delete_with_dependents(child, sub_where, params).items():
+                removed[name] = removed.get(name, 0) + count
+        count = self.conn.execute(f"DELETE FROM {table} WHERE {where}", params).rowcount
+        removed[table] = removed.get(table, 0) + count
+        return removed
+
+    def _foreign_keys_to(self, table: str) -> list[tuple[str, str, str]]:
+        """``(child table, its column, the referenced column)`` for each key referring to ``table``."""
+        tables = [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return [
+            (child, key[3], key[4] or "rowid")
+            for child in tables
+            for key in self.conn.execute(f"PRAGMA foreign_key_list({child})")
+            if key[2] == table
+        ]
 
     def update_study(
         self,

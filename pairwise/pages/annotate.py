@@ -83,7 +83,7 @@ def page() -> None:
 
 def _pick_study(ctx: Context) -> Study | None:
     """The study to work on: the only one, or the sidebar's choice (the newest by default)."""
-    studies = {s.id: s for s in ctx.store.studies()}
+    studies = {s.id: s for s in ctx.store.studies(include_set_apart=False)}
     if not studies:
         st.info("There is no study to annotate yet.")
         return None

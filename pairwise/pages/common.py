@@ -35,7 +35,7 @@ import streamlit as st
 from pairwise import auth
 from pairwise.store import Annotator, Store, open_store
 
-LOCAL_ADMIN = "local-admin"
+LOCAL_ADMIN = auth.LOCAL_ADMIN
 DEMO_NOTICE = (
     "Local demo mode: you are signed in as the local admin. Invite annotators to turn on sign-in."
 )

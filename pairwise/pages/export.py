@@ -27,7 +27,7 @@ def page() -> None:
     store = ctx.store
     st.title("Export")
     st.caption("Preference datasets for reward models and DPO, with a dataset card for each.")
-    options = _options([s.name for s in store.studies()[::-1]])
+    options = _options([s.name for s in store.studies(include_set_apart=False)[::-1]])
     if options is None:
         return
     version = (store.path, store.counts()["judgments"], repr(options))

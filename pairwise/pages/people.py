@@ -59,7 +59,8 @@ def _invite(ctx: Context) -> None:
     if first:
         st.warning(
             "The first link turns sign-in on and ends local demo mode, so it is an admin link:"
-            " invite yourself first, copy your link and open it."
+            " invite yourself first, copy your link and open it. The demo study is then set"
+            " apart (see the Studies page)."
         )
     with st.form("people.invite", clear_on_submit=True):
         name = st.text_input("Name")

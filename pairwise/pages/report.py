@@ -22,7 +22,7 @@ def page() -> None:
     ctx = require_admin()
     store = ctx.store
     st.title("Report")
-    studies = [s.name for s in store.studies()[::-1]]
+    studies = [s.name for s in store.studies(include_set_apart=False)[::-1]]
     left, middle, right = st.columns([2, 1, 1])
     chosen = left.selectbox("Study", [*studies, ALL], key="report.study")
     rounds = middle.number_input(

@@ -14,7 +14,7 @@ import streamlit as st
 import analysis
 from pairwise.pages.common import Context, require_admin
 from pairwise.plans import PLAN_KINDS, describe_plan, plan_pairs
-from pairwise.render import safe_markdown, show_conversation, show_text
+from pairwise.render import literal_markdown, safe_markdown, show_conversation, show_text
 from pairwise.scales import SCALE_POINTS, Scale
 from pairwise.store import Store, StoreError, Study
 
@@ -34,6 +34,7 @@ def page() -> None:
     notice = st.session_state.pop(_NOTICE, None)
     if notice:
         st.success(notice)
+    _set_apart(ctx.store)
     new, existing, gold = st.tabs(["New study", "Settings", "Gold items"])
     with new:
         _new_study(ctx)
@@ -44,8 +45,9 @@ def page() -> None:
 
 
 def select_study(store: Store, *, key: str, label: str = "Study") -> Study | None:
-    """A study picker, the newest first; ``None`` (with a note) when there is no study yet."""
-    studies = store.studies()[::-1]
+    """A study picker over the studies in use, the newest first; ``None`` (with a note) when
+    there is none. Set-apart studies are listed at the top of the Studies page instead."""
+    studies = store.studies(include_set_apart=False)[::-1]
     if not studies:
         st.info("No study yet: create one on the Studies page.")
         return None
@@ -61,6 +63,52 @@ def plan_text(plan: dict) -> str:
     if plan.get("kind") == "baseline":
         return f"baseline {plan.get('baseline')} against each other model"
     return "pairs " + ", ".join(f"{a} vs {b}" for a, b in plan.get("pairs", []))
+
+
+# -- set apart ----------------------------------------------------------------------------------
+
+
+def _set_apart(store: Store) -> None:
+    """Set-apart studies (the demo, once sign-in is on), each with its two ways out."""
+    for study in store.studies():
+        if not study.set_apart:
+            continue
+        judgments = store.study_progress(study)["judgments"]
+        what = "The demo study" if study.demo else "The study"
+        with st.container(border=True):
+            st.markdown(
+                f"**{what} {literal_markdown(study.name)} is set apart** (since"
+                f" {study.set_apart_at[:16].replace('T', ' ')} UTC): annotators no longer get it,"
+                f" and reports and Progress leave out its {judgments:,} judgment(s)."
+            )
+            remove, restore, _ = st.columns([1, 1, 3])
+            remove.button(
+                f"Remove {study.name}",
+                key=f"studies.remove.{study.id}",
+                type="primary",
+                on_click=_remove,
+                args=(store, study),
+                help="Deletes the study with its comparisons and judgments; cannot be undone.",
+            )
+            restore.button(
+                "Put it back",
+                key=f"studies.restore.{study.id}",
+                on_click=_restore,
+                args=(store, study),
+            )
+
+
+def _remove(store: Store, study: Study) -> None:
+    removed = store.remove_study(study.id, unused_texts=study.demo)
+    st.session_state[_NOTICE] = (
+        f"Removed the study {literal_markdown(study.name)} with"
+        f" {removed.get('judgments', 0):,} judgment(s)."
+    )
+
+
+def _restore(store: Store, study: Study) -> None:
+    store.set_apart(study.id, apart=False)
+    st.session_state[_NOTICE] = f"The study {literal_markdown(study.name)} is in use again."
 
 
 # -- new study ----------------------------------------------------------------------------------

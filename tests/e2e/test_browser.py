@@ -90,6 +90,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, demo_db: Path) -> Iterator[Dem
     with Store(db) as store:
         tokens = {ADMIN: auth.invite(store, ADMIN, admin=True)[1]}
         tokens.update({name: auth.invite(store, name)[1] for name in PEOPLE})
+        store.set_apart("demo", apart=False)  # invitations set it apart; here it is the study
         _judge_some(store)
     with serve(db) as url:
         yield DemoApp(url, db, tokens)
