@@ -1016,6 +1016,16 @@ class Store:
             if key[2] == table
         ]
 
+    def study_to_annotate(self, annotator_id: int) -> Study | None:
+        """The study an annotator starts on: the oldest (not set apart) with something left for
+        them to rate, else the oldest (``None`` without studies). A study created later does not
+        take over people who are still working through an earlier one."""
+        studies = self.studies(include_set_apart=False)
+        for study in studies:
+            if self.annotator_progress(study, annotator_id)["available"] > 0:
+                return study
+        return studies[0] if studies else None
+
     def update_study(
         self,
         name_or_id: str | int,

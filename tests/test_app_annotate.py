@@ -422,7 +422,7 @@ def test_gold_items_are_served_without_a_tell(store: Store, tokens: dict[str, st
     assert at.get("progress")[0].proto.text == "You: 2 of 5 rated"
 
 
-def test_study_picker_defaults_to_the_newest(store: Store, tokens: dict[str, str]) -> None:
+def test_study_picker_starts_where_work_is_left(store: Store, tokens: dict[str, str]) -> None:
     store.create_study(
         "Short scale",
         pairs=[(MODEL_B, MODEL_A)],
@@ -432,6 +432,9 @@ def test_study_picker_defaults_to_the_newest(store: Store, tokens: dict[str, str
     )
     at = open_app(tokens["ann"])
     assert at.selectbox[0].label == "Study"
+    # a new study does not take over someone still working through an older one
+    assert at.markdown[0].value == "### Which response is more helpful?"
+    at.selectbox[0].select_index(1).run()
     assert at.markdown[0].value == "### Which reply is clearer?"
     assert [(b.label, b.proto.shortcut) for b in at.button][:3] == [
         ("Response 1 better", "1"),
@@ -446,6 +449,26 @@ def test_study_picker_defaults_to_the_newest(store: Store, tokens: dict[str, str
     assert len(judgments(store)) == 2
     # the lease of the study left behind was given back
     assert store.query("SELECT count(*) AS n FROM leases")[0]["n"] == 1
+    for _ in range(4):
+        button(at, "Tie").click().run()
+    assert "All done" in at.success[0].value
+    # with the first study done, the next visit starts on the one with work left
+    again = open_app(tokens["ann"])
+    assert again.markdown[0].value == "### Which reply is clearer?"
+
+
+def test_a_finished_study_says_so_plainly(store: Store, tokens: dict[str, str]) -> None:
+    study = store.get_study("Colour pilot")
+    for name in ("r1", "r2"):
+        who = store.add_annotator(name).id
+        while (item := store.next_comparison(study, who)) is not None:
+            store.record_judgment(item.comparison_id, who, score=0, shown_order=item.shown_order)
+    at = open_app(tokens["boss"])  # an admin who rated nothing opens the finished study
+    assert [s.value for s in at.success] == [
+        "This study is finished: all 10 judgments it needs are in. Thank you!"
+    ]
+    assert at.get("progress") == []  # no "You: 0 of 0 rated" with a full bar
+    assert "Tie" not in {b.label for b in at.button}  # nothing left to rate
 
 
 # -- access --------------------------------------------------------------------------------------
@@ -681,6 +704,7 @@ def test_study_texts_cannot_add_links_or_images(store: Store, tokens: dict[str, 
         guidelines="Read this. ![pixel](https://tracker.example/g.png)",
     )
     at = open_app(tokens["ann"])
+    at.selectbox[0].select_index(1).run()  # the new study (the older one is the default)
     shown = [m.value for m in at.markdown] + [c.value for c in at.caption]
     shown += [m.value for e in at.expander for m in e.markdown]
     html = "".join(_rendered(text) for text in shown)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from pairwise.pages.common import Context, current_user, get_store, require_user
+from pairwise.pages.layout import SCALE_KEY, annotate_style, start_item
 from pairwise.render import literal_markdown, safe_markdown, show_conversation, show_responses
 from pairwise.scales import orient
 from pairwise.store import MAX_NOTE_CHARS, Assignment, StoreError, Study
@@ -55,6 +56,7 @@ class Held:
 
 def page() -> None:
     ctx = require_user()
+    annotate_style()
     study = _pick_study(ctx)
     if study is None:
         return
@@ -66,23 +68,27 @@ def page() -> None:
         with st.expander("Guidelines", icon=":material/menu_book:"):
             st.markdown(safe_markdown(study.guidelines))
     held = _held_item(ctx, study)
-    _progress(ctx, study)
+    finished = _progress(ctx, study)
     notice = st.session_state.pop(_NOTICE, None)
     if notice:
         st.warning(notice)
     if held is None:
-        st.success(
-            "All done, thank you! Nothing is left for you to rate in this study right now.",
-            icon=":material/celebration:",
-        )
+        if not finished:
+            st.success(
+                "All done, thank you! Nothing is left for you to rate in this study right now.",
+                icon=":material/celebration:",
+            )
+        start_item(f"done-{study.id}")
         return
     show_conversation(held.assignment.prompt.messages)
     show_responses(held.assignment.left, held.assignment.right)
     _controls(study, held)
+    start_item(held.nonce)
 
 
 def _pick_study(ctx: Context) -> Study | None:
-    """The study to work on: the only one, or the sidebar's choice (the newest by default)."""
+    """The study to work on: the only one, or the sidebar's choice (by default the oldest with
+    something left for this person, see ``Store.study_to_annotate``)."""
     studies = {s.id: s for s in ctx.store.studies(include_set_apart=False)}
     if not studies:
         st.info("There is no study to annotate yet.")
@@ -90,9 +96,13 @@ def _pick_study(ctx: Context) -> Study | None:
     if len(studies) == 1:
         return next(iter(studies.values()))
     ids = list(studies)
+    index = 0
+    if _STUDY not in st.session_state:  # the default matters only when the box is first drawn
+        first = ctx.store.study_to_annotate(ctx.user.id)
+        index = ids.index(first.id) if first is not None else 0
     with st.sidebar:
         chosen = st.selectbox(
-            "Study", ids, index=len(ids) - 1, format_func=lambda i: studies[i].name, key=_STUDY
+            "Study", ids, index=index, format_func=lambda i: studies[i].name, key=_STUDY
         )
     return studies[chosen]
 
@@ -113,18 +123,32 @@ def _held_item(ctx: Context, study: Study) -> Held | None:
     return held
 
 
-def _progress(ctx: Context, study: Study) -> None:
+def _progress(ctx: Context, study: Study) -> bool:
+    """The person's and the study's progress bars; ``True`` when the study is finished, which
+    is said in words instead of with bars (a finished study leaves nothing to count)."""
     mine = ctx.store.annotator_progress(study, ctx.user.id)
     overall = ctx.store.study_progress(study)
+    if overall["wanted"] and overall["done"] >= overall["wanted"]:
+        yours = f" You made {mine['done']:,} of them." if mine["done"] else ""
+        st.success(
+            f"This study is finished: all {overall['wanted']:,} judgments it needs are in."
+            f"{yours} Thank you!",
+            icon=":material/task_alt:",
+        )
+        return True
     left, right = st.columns(2)
-    left.progress(
-        _fraction(mine["done"], mine["total"]),
-        text=f"You: {mine['done']:,} of {mine['total']:,} rated",
-    )
+    if mine["total"]:
+        left.progress(
+            _fraction(mine["done"], mine["total"]),
+            text=f"You: {mine['done']:,} of {mine['total']:,} rated",
+        )
+    else:
+        left.caption("You: nothing in this study is open to you right now.")
     right.progress(
         _fraction(overall["done"], overall["wanted"]),
         text=f"Study: {overall['done']:,} of {overall['wanted']:,} judgments",
     )
+    return False
 
 
 def _fraction(done: int, total: int) -> float:
@@ -142,7 +166,8 @@ def _controls(study: Study, held: Held) -> None:
         max_chars=MAX_NOTE_CHARS,
     )
     choices = study.scale.choices()
-    for column, choice in zip(st.columns(len(choices)), choices, strict=True):
+    scale = st.container(key=SCALE_KEY)
+    for column, choice in zip(scale.columns(len(choices)), choices, strict=True):
         column.button(
             choice.label,
             key=f"rate-{nonce}-{choice.shortcut}",
