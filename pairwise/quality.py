@@ -220,6 +220,11 @@ def _notes(passes: pd.DataFrame) -> pd.Series:
     return passes["note"].fillna("").astype(str)
 
 
+#: A pace needs this long a stretch of judging, and this many judgments, to be shown.
+MIN_PACE_HOURS = 0.25
+MIN_PACE_JUDGMENTS = 10
+
+
 @dataclass(frozen=True)
 class Throughput:
     """How fast judgments arrive.
@@ -237,6 +242,20 @@ class Throughput:
     overall_per_hour: float
     first: pd.Timestamp | None
     last: pd.Timestamp | None
+
+    def steady_per_hour(
+        self, min_hours: float = MIN_PACE_HOURS, min_judgments: int = MIN_PACE_JUDGMENTS
+    ) -> float | None:
+        """``overall_per_hour`` once it means something, else ``None``.
+
+        Four judgments in seven seconds make "2,000 an hour", which no one will keep up: a pace
+        is only given once the judgments span ``min_hours`` and number ``min_judgments``.
+        """
+        if self.total < min_judgments or self.first is None or self.last is None:
+            return None
+        if (self.last - self.first).total_seconds() < min_hours * 3600:
+            return None
+        return self.overall_per_hour
 
 
 def judgment_times(judgments: pd.DataFrame) -> pd.Series:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import re
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -122,7 +123,7 @@ def test_progress_shows_what_the_quality_functions_compute(db):
     expected = annotator_quality(
         db.judgments_frame("s", include_excluded=True), db.passes_frame("s")
     )
-    shown = at.dataframe[0].value
+    shown = pd.concat([at.dataframe[0].value, at.dataframe[1].value], axis=1)
     for column in ("judgments", "median_seconds", "majority_agreement", "left_rate", "tie_rate"):
         assert shown[column].tolist() == pytest.approx(expected[column].tolist(), nan_ok=True)
     # bob flagged both comparisons of p0 (m1 vs m2, m1 vs m3); cy skipped both of p1
@@ -132,8 +133,9 @@ def test_progress_shows_what_the_quality_functions_compute(db):
     assert metrics["Judgments done"] == f"{progress['done']:,}"
     assert metrics["Comparisons complete"] == f"{progress['complete']} / {progress['comparisons']}"
     pace = throughput(db.judgments_frame("s", include_excluded=True))
-    assert metrics["Per hour, overall"] == f"{pace.overall_per_hour:,.1f}"
-    flagged = at.dataframe[1].value
+    assert metrics["Judgments, last hour"] == f"{pace.recent:,}"
+    assert metrics["Pace"] == "not yet"  # a few judgments made just now give no pace
+    flagged = at.dataframe[2].value
     assert flagged["notes"].tolist() == ["bob: truncated"] * 2
     assert flagged["reasons"].tolist() == ["broken"] * 2
 

@@ -4,7 +4,7 @@ loop written for the test, and on properties that must hold whatever the data.""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
@@ -271,6 +271,24 @@ def test_throughput_by_hand():
         throughput(frame, window_hours=0)
     single = throughput(frame.iloc[:1], now=now)
     assert single.total == 1 and math.isnan(single.overall_per_hour)
+
+
+def test_a_pace_is_given_only_over_a_meaningful_stretch():
+    start = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
+
+    def pace(count: int, every_seconds: float):
+        stamps = [(start + timedelta(seconds=i * every_seconds)).isoformat() for i in range(count)]
+        return throughput(_timed(stamps), now=start + timedelta(hours=2))
+
+    # four judgments in seven seconds: "2,000 an hour" is not a pace anyone keeps
+    assert pace(4, 7 / 3).steady_per_hour() is None
+    # many judgments, but over five minutes only
+    assert pace(60, 5).steady_per_hour() is None
+    # ten judgments a minute apart: nine minutes, too short still
+    assert pace(10, 60).steady_per_hour() is None
+    # twelve judgments two minutes apart: 22 minutes, 11 gaps, 30 an hour
+    assert pace(12, 120).steady_per_hour() == pytest.approx(30.0)
+    assert pace(12, 120).steady_per_hour(min_judgments=13) is None
 
 
 def test_hourly_counts_fill_empty_hours():

@@ -14,6 +14,8 @@ from analysis import pair_progress
 from pairwise.pages.common import Context, as_admin, require_admin
 from pairwise.pages.studies import select_study
 from pairwise.quality import (
+    MIN_PACE_HOURS,
+    MIN_PACE_JUDGMENTS,
     annotator_quality,
     flagged_comparisons,
     hourly_counts,
@@ -23,6 +25,9 @@ from pairwise.quality import (
 from pairwise.store import Store, Study
 
 WINDOWS = {1.0: "last hour", 6.0: "last 6 hours", 24.0: "last 24 hours"}
+
+#: The annotators' work, shown apart from the quality figures so that each table fits the page.
+WORK_COLUMNS = ("judgments", "median_seconds", "skips", "flags", "excluded")
 
 COLUMN_HELP = {
     "judgments": st.column_config.NumberColumn("judgments", help="Judgments made, gold included"),
@@ -99,17 +104,29 @@ def _overview(ctx: Context, study: Study, judgments: pd.DataFrame) -> None:
         key="progress.window",
     )
     pace = throughput(judgments, window_hours=window or 1.0)
+    steady = pace.steady_per_hour()
     a, b, c, d = st.columns(4)
     a.metric("Judgments done", f"{done:,}", help="Towards the overlap; gold items not counted")
     b.metric("Comparisons complete", f"{progress['complete']:,} / {progress['comparisons']:,}")
-    c.metric(f"Per hour, {WINDOWS[pace.window_hours]}", f"{pace.recent_per_hour:,.1f}")
+    c.metric(
+        f"Judgments, {WINDOWS[pace.window_hours]}",
+        f"{pace.recent:,}",
+        help="Judgments stored in that window before now, gold items included",
+    )
     d.metric(
-        "Per hour, overall",
-        "–" if pd.isna(pace.overall_per_hour) else f"{pace.overall_per_hour:,.1f}",
-        help="One over the mean gap between consecutive judgments, first to last",
+        "Pace",
+        "not yet" if steady is None else f"{steady:,.0f} / hour",
+        help="Judgments per hour while judging went on: one over the mean gap between"
+        f" consecutive judgments, first to last. Shown once there are {MIN_PACE_JUDGMENTS}"
+        f" judgments over at least {MIN_PACE_HOURS * 60:.0f} minutes.",
     )
     if pace.total:
-        st.bar_chart(hourly_counts(judgments), y_label="judgments per hour (UTC)", height=160)
+        st.bar_chart(
+            hourly_counts(judgments),
+            x_label="hour (UTC)",
+            y_label="judgments",
+            height=240,
+        )
 
 
 PAIR_COLUMNS = {
@@ -199,7 +216,9 @@ def _annotators(ctx: Context, judgments: pd.DataFrame, passes: pd.DataFrame) -> 
         return
     excluded = {a.name: a.excluded for a in ctx.store.annotators()}
     quality["excluded"] = [excluded.get(name, False) for name in quality.index]
-    st.dataframe(quality, column_config=COLUMN_HELP)
+    # two tables that each fit the page, rather than one that runs off its right edge
+    st.dataframe(quality[list(WORK_COLUMNS)], column_config=COLUMN_HELP)
+    st.dataframe(quality.drop(columns=list(WORK_COLUMNS)), column_config=COLUMN_HELP)
     st.caption(
         "Agreement is leave-one-out: each judgment is compared with the majority of the *other*"
         " annotators of the same comparison, so nobody agrees with themselves."
