@@ -91,5 +91,6 @@ def start_item(item: str) -> None:
     """Run the page's script for a new item (``item``: its nonce, or any name of the state)."""
     if not _NONCE.fullmatch(item):
         raise ValueError(f"not an item nonce: {item!r}")
-    with st.container(key="annotate-script", height=1, border=False):
+    # in the sidebar: the main area holds only the study's and the responses' text
+    with st.sidebar, st.container(key="annotate-script", height=1, border=False):
         st.html(_SCRIPT % {"item": item}, unsafe_allow_javascript=True)
