@@ -23,12 +23,20 @@ import pandas as pd
 
 import analysis
 
-from . import progress
+from . import glance, progress
 from .formats import REPORT_FORMATS as FORMATS
 from .store import Store
 
 REPORT_SCHEMA = "pairwise-report/1"
 RATE_NAMES = ("win_rate", "tie_rate", "loss_rate", "win_half_tie_rate")
+AT_A_GLANCE = "At a glance"
+LEADERBOARD = "Leaderboard (Bradley-Terry ratings)"
+WIN_MATRIX = "Win-rate matrix"
+WIN_TIE_LOSS = "Win / tie / loss per pair (all judgments)"
+#: Where each chart goes: after the section of that title (HTML and Markdown reports, the page).
+CHART_AFTER = {"ratings": LEADERBOARD, "win-rate-matrix": WIN_MATRIX, "win-tie-loss": WIN_TIE_LOSS}
+#: How each interval method is named in tables.
+METHOD_NAMES = {"wilson": "Wilson", "cluster_bootstrap": "bootstrap over prompts"}
 OUTCOME_COLOURS = {"win": "#2b8a3e", "tie": "#adb5bd", "loss": "#c92a2a"}
 
 
@@ -55,6 +63,8 @@ class Report:
     leaderboard: pd.DataFrame = field(default_factory=pd.DataFrame)
     style: analysis.StyleRatings | None = None
     scorers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: rates over the judgments that had a winner (ties left out): the headlines and the matrix
+    decisive: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_report(
@@ -118,6 +128,7 @@ def build_report(
                 analysis.pair_rates(frame, **options), frame, confidence=confidence
             ),
         ),
+        "decisive": (has_rows, lambda: _decisive_rates(frame, **options)),
         "majority": (has_rows, majority),
         "scores": (graded, lambda: analysis.mean_scores(frame, **options)),
         "distribution": (graded, lambda: analysis.score_distribution(frame)),
@@ -234,6 +245,7 @@ def build_report(
         leaderboard=done.get("leaderboard", empty),
         style=done.get("style"),
         scorers=done.get("scorers", empty),
+        decisive=done.get("decisive", empty),
     )
 
 
@@ -304,6 +316,13 @@ def _compact(frame: pd.DataFrame) -> pd.DataFrame:
         seen = frame["shown_order"].dropna().unique()
         types["shown_order"] = pd.CategoricalDtype(sorted({"AB", "BA", *seen}, key=str))
     return frame.astype(types) if types else frame
+
+
+def _decisive_rates(frame: pd.DataFrame, **options: Any) -> pd.DataFrame:
+    """Pair rates over the judgments that had a winner: the share of non-tied judgments each
+    model won, with the report's intervals and sign test."""
+    decided = frame[analysis.outcome_signs(frame) != 0]
+    return analysis.pair_rates(decided, **options) if len(decided) else pd.DataFrame()
 
 
 def _distinct(frame: pd.DataFrame, column: str) -> int | None:
@@ -627,7 +646,7 @@ def _pair_table(
         "loss",
         "win + ½ tie",
         "p",
-        "intervals",
+        "interval method",
     ]
     anytime = "anytime_ci_low" in rates.columns
     if anytime:
@@ -639,13 +658,17 @@ def _pair_table(
             cells.append(f"{_pct(r[rate])} {_interval(r[f'{rate}_ci_low'], r[f'{rate}_ci_high'])}")
             if rate == "win_rate" and anytime:
                 cells.append(_interval(r["anytime_ci_low"], r["anytime_ci_high"]))
-        cells += [_p(r["p_value"]), r["method"]]
+        cells += [_p(r["p_value"]), METHOD_NAMES.get(r["method"], r["method"])]
         rows.append(cells)
     return header, rows
 
 
-def _sections(report: Report) -> list[tuple[str, str, tuple[list[str], list[list[str]]] | None]]:
-    """(title, prose, table) in reading order: shared by the Markdown and HTML renderers."""
+Table = tuple[list[str], list[list[str]]]
+
+
+def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
+    """(title, prose, table) in reading order: shared by the Markdown and HTML renderers and the
+    report page. Prose given as a list is a list of points (the headlines)."""
     meta = report.meta
     c = meta["counts"]
     intro = (
@@ -661,9 +684,49 @@ def _sections(report: Report) -> list[tuple[str, str, tuple[list[str], list[list
         )
     if not c["judgments"]:
         intro = "No judgments yet: nothing to report."
-    out: list[tuple[str, str, Any]] = [("Summary", intro, None)]
+    out: list[tuple[str, Any, Any]] = [("Summary", intro, None)]
+    confidence = meta["method"]["confidence"]
+    if len(report.decisive):
+        out.append(
+            (
+                AT_A_GLANCE,
+                [
+                    h.text
+                    for h in glance.headlines(report.decisive, report.pairs, confidence=confidence)
+                ],
+                None,
+            )
+        )
+    if report.ratings is not None:
+        r = report.ratings
+        rows = [
+            [
+                str(t.rank),
+                t.model,
+                f"{t.rating:.0f}",
+                _interval(t.ci_low, t.ci_high, lambda v: f"{v:.0f}"),
+                f"{t.rank_low}–{t.rank_high}",
+                str(t.n),
+            ]
+            for t in r.table.itertuples()
+        ]
+        out.append(
+            (
+                LEADERBOARD,
+                f"{meta['method']['ratings']}; {r.rounds} rounds, seed {r.seed}, resampling {r.resample}.",
+                (["rank", "model", "rating", "interval", "rank interval", "n"], rows),
+            )
+        )
+    if len(report.decisive):
+        out.append(
+            (
+                WIN_MATRIX,
+                "Share of non-tied judgments the row model won against the column model.",
+                glance.matrix_table(_win_matrix(report)),
+            )
+        )
     if len(report.pairs):
-        out.append(("Win / tie / loss per pair (all judgments)", "", _pair_table(report.pairs)))
+        out.append((WIN_TIE_LOSS, "", _pair_table(report.pairs)))
         out.append(
             (
                 "Per-prompt majority view",
@@ -693,26 +756,6 @@ def _sections(report: Report) -> list[tuple[str, str, tuple[list[str], list[list
                 "Graded scores",
                 f"Mean signed score for model A. Outcome mapping: {mapping}.",
                 (["model A", "model B", "scale", "n", "mean score", "interval"], rows),
-            )
-        )
-    if report.ratings is not None:
-        r = report.ratings
-        rows = [
-            [
-                str(t.rank),
-                t.model,
-                f"{t.rating:.0f}",
-                _interval(t.ci_low, t.ci_high, lambda v: f"{v:.0f}"),
-                f"{t.rank_low}–{t.rank_high}",
-                str(t.n),
-            ]
-            for t in r.table.itertuples()
-        ]
-        out.append(
-            (
-                "Ratings (Bradley-Terry)",
-                f"{meta['method']['ratings']}; {r.rounds} rounds, seed {r.seed}, resampling {r.resample}.",
-                (["rank", "model", "rating", "interval", "rank interval", "n"], rows),
             )
         )
     if len(report.agreement):
@@ -919,11 +962,14 @@ def report_markdown(report: Report, *, chart_files: dict[str, str] | None = None
     """The report in Markdown; ``chart_files`` maps chart names to image paths to link."""
     title = f"# Win-rate report{': ' + report.meta['study'] if report.meta.get('study') else ''}"
     lines = [title, "", f"Created {report.meta['created_at']} · schema `{REPORT_SCHEMA}`", ""]
-    for name, path in (chart_files or {}).items():
+    placed = charts_after(chart_files or {})
+    for name, path in placed.pop(None, []):
         lines += [f"![{name}]({path})", ""]
-    for heading, prose, table in _sections(report):
+    for heading, prose, table in sections(report):
         lines += [f"## {heading}", ""]
-        if prose:
+        if isinstance(prose, list):
+            lines += [f"- {_md_escape(point)}" for point in prose] + [""]
+        elif prose:
             lines += [prose, ""]
         if table:
             header, rows = table
@@ -931,7 +977,17 @@ def report_markdown(report: Report, *, chart_files: dict[str, str] | None = None
             lines.append("|" + "---|" * len(header))
             lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
             lines.append("")
+        for name, path in placed.pop(heading, []):
+            lines += [f"![{name}]({path})", ""]
     return "\n".join(lines)
+
+
+def charts_after(charts_by_name: dict[str, Any]) -> dict[str | None, list[tuple[str, Any]]]:
+    """Charts grouped by the section they follow (``None``: before the first section)."""
+    placed: dict[str | None, list[tuple[str, Any]]] = {}
+    for name, chart in charts_by_name.items():
+        placed.setdefault(CHART_AFTER.get(name), []).append((name, chart))
+    return placed
 
 
 def report_html(report: Report) -> str:
@@ -947,11 +1003,14 @@ def report_html(report: Report) -> str:
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Created {html.escape(report.meta['created_at'])} · schema {REPORT_SCHEMA}</p>",
     ]
-    for svg in _chart_svgs(report).values():
+    placed = charts_after(_chart_svgs(report))
+    for _, svg in placed.pop(None, []):
         parts.append(f"<figure>{svg}</figure>")
-    for heading, prose, table in _sections(report):
+    for heading, prose, table in sections(report):
         parts.append(f"<h2>{html.escape(heading)}</h2>")
-        if prose:
+        if isinstance(prose, list):
+            parts.append("<ul>" + "".join(f"<li>{html.escape(p)}</li>" for p in prose) + "</ul>")
+        elif prose:
             parts.append(f"<p>{html.escape(prose)}</p>")
         if table:
             header, rows = table
@@ -963,18 +1022,31 @@ def report_html(report: Report) -> str:
                 for row in rows
             ]
             parts.append("</table>")
+        for _, svg in placed.pop(heading, []):
+            parts.append(f"<figure>{svg}</figure>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def charts(report: Report) -> dict[str, alt.TopLevelMixin]:
-    """The report's charts by name: win/tie/loss per pair, and ratings when there are any."""
+    """The report's charts by name: win/tie/loss per pair, and the ratings and the win-rate
+    matrix when there are any."""
     out: dict[str, alt.TopLevelMixin] = {}
     if len(report.pairs):
         out["win-tie-loss"] = outcome_chart(report.pairs)
     if report.ratings is not None:
         out["ratings"] = ratings_chart(report.ratings)
+    if len(report.decisive):
+        out["win-rate-matrix"] = glance.win_matrix_chart(_win_matrix(report))
     return out
+
+
+def _win_matrix(report: Report) -> pd.DataFrame:
+    """The win-rate matrix with the models in leaderboard order (by name without ratings)."""
+    order = None
+    if report.ratings is not None:
+        order = list(report.ratings.table.sort_values("rating", ascending=False)["model"])
+    return glance.win_matrix(report.decisive, order)
 
 
 def _chart_svgs(report: Report) -> dict[str, str]:

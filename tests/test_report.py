@@ -10,7 +10,14 @@ import pytest
 from scipy import stats
 
 import analysis
-from pairwise.report import REPORT_SCHEMA, build_report, render, report_json, write_report
+from pairwise.report import (
+    LEADERBOARD,
+    REPORT_SCHEMA,
+    build_report,
+    render,
+    report_json,
+    write_report,
+)
 
 
 def _one_per_prompt(
@@ -182,11 +189,11 @@ def test_markdown_file_comes_with_chart_images(tmp_path):
     frame = analysis.simulate_judgments(n_models=3, n_prompts=20, n_comparisons=40, seed=1)
     written = write_report(build_report(frame, rounds=50, study="s"), tmp_path / "out" / "r.md")
     names = sorted(p.name for p in written)
-    assert names == ["r-ratings.png", "r-win-tie-loss.png", "r.md"]
+    assert names == ["r-ratings.png", "r-win-rate-matrix.png", "r-win-tie-loss.png", "r.md"]
     for png in (tmp_path / "out").glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = (tmp_path / "out" / "r.md").read_text()
-    assert "![win-tie-loss](r-win-tie-loss.png)" in text and "## Ratings (Bradley-Terry)" in text
+    assert "![win-tie-loss](r-win-tie-loss.png)" in text and f"## {LEADERBOARD}" in text
     assert not list((tmp_path / "out").glob(".*tmp"))  # no temporary files left behind
 
 

@@ -7,10 +7,17 @@ import json
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from pairwise import auth
+from pairwise import auth, glance
 from pairwise.cli import main
 from pairwise.pages.common import ADMINS_ONLY
-from pairwise.report import report_from_store, report_json
+from pairwise.report import (
+    AT_A_GLANCE,
+    LEADERBOARD,
+    WIN_MATRIX,
+    WIN_TIE_LOSS,
+    report_from_store,
+    report_json,
+)
 
 
 def test_cli_json_report_counts_every_judgment(judged, tmp_path):
@@ -65,13 +72,19 @@ def test_admin_page_shows_the_report(judged, monkeypatch):
     at.number_input(key="report.rounds").set_value(200).run(timeout=60)
     assert not at.exception
     headers = [h.value for h in at.subheader]
-    assert (
-        "Win / tie / loss per pair" in headers and "Ratings (Bradley-Terry, Elo scale)" in headers
-    )
-    shown = at.dataframe[0].value
-    expected = report_json(report_from_store(judged, "demo", rounds=200))["pairs"]
-    assert list(shown["n"]) == [p["n"] for p in expected]
-    assert list(shown["wins"]) == [p["wins"] for p in expected]
+    assert headers[:3] == [AT_A_GLANCE, LEADERBOARD, WIN_MATRIX] and WIN_TIE_LOSS in headers
+    result = report_from_store(judged, "demo", rounds=200)
+    headlines = glance.headlines(result.decisive, result.pairs, confidence=0.95)
+    assert at.markdown[0].value.count("\n- ") == len(headlines) - 1 == 2
+    leaderboard, matrix, rates = (t.value for t in at.table[:3])
+    assert list(leaderboard["model"]) == list(result.ratings.table["model"])
+    assert list(matrix["model beats →"]) == list(leaderboard["model"])
+    expected = report_json(result)["pairs"]
+    assert list(rates["n"]) == [str(p["n"]) for p in expected]
+    assert list(rates["win"]) == [
+        f"{p['win_rate']:.1%} [{p['win_rate_ci'][0]:.1%}, {p['win_rate_ci'][1]:.1%}]"
+        for p in expected
+    ]
 
 
 def test_annotators_cannot_open_the_report(judged, monkeypatch):

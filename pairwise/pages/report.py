@@ -13,6 +13,7 @@ import streamlit as st
 
 from pairwise import report
 from pairwise.pages.common import require_admin
+from pairwise.render import literal_markdown
 
 ALL = "(all studies)"
 NONE = "(none)"
@@ -71,16 +72,17 @@ def page() -> None:
 
 
 def show(result: report.Report) -> None:
-    """Lay out one report: summary, charts, tables, downloads."""
+    """Lay out one report: the same sections, tables and charts as the HTML and Markdown files,
+    headlines and leaderboard first."""
     meta = result.meta
     counts = meta["counts"]
     if not counts["judgments"]:
         st.info("No judgments yet: the report fills in as annotators work.")
         return
     st.caption(
-        f"{counts['judgments']} judgments · {counts['prompts']} prompts · "
-        f"{counts['annotators']} annotators · {counts['models']} models · "
-        f"{meta['rounds']} bootstrap rounds, seed {meta['seed']} · gold checks left out"
+        f"{counts['judgments']:,} judgments · {counts['prompts']:,} prompts · "
+        f"{counts['annotators']:,} annotators · {counts['models']} models · "
+        f"{meta['rounds']:,} bootstrap rounds, seed {meta['seed']} · gold checks left out"
     )
     downloads = st.columns(3)
     stem = f"report-{meta['study'] or 'all'}"
@@ -94,90 +96,20 @@ def show(result: report.Report) -> None:
         f"{stem}.json",
         "application/json",
     )
-
-    st.subheader("Win / tie / loss per pair")
-    st.caption(meta["method"]["intervals"] + "; p: " + meta["method"]["p_value"] + ".")
-    charts = report.charts(result)
-    if "win-tie-loss" in charts:
-        st.altair_chart(charts["win-tie-loss"], width="stretch")
-    st.dataframe(_rates_view(result.pairs), hide_index=True)
-    with st.expander("Per-prompt majority view"):
-        st.caption(meta["method"]["majority"])
-        st.dataframe(_rates_view(result.majority), hide_index=True)
-
-    if result.ratings is not None:
-        st.subheader("Ratings (Bradley-Terry, Elo scale)")
-        st.altair_chart(charts["ratings"], width="stretch")
-        st.dataframe(result.ratings.table, hide_index=True)
-
-    if len(result.leaderboard):
-        st.subheader(f"Leaderboard against {meta['baseline']}")
-        st.caption(meta["method"]["leaderboard"] + ".")
-        st.dataframe(result.leaderboard, hide_index=True)
-
-    if result.style is not None:
-        st.subheader("Ratings with style control")
-        st.caption(meta["method"]["style_control"] + ".")
-        st.dataframe(result.style.table, hide_index=True)
-        st.caption("Style coefficients (log-odds per standard deviation of the difference)")
-        st.dataframe(result.style.coefficients, hide_index=True)
-
-    if len(result.scores):
-        st.subheader("Graded scores")
-        st.dataframe(result.scores, hide_index=True)
-        for points, mapping in result.mappings.items():
-            st.caption(f"{points}-point scale mapping")
-            st.dataframe(mapping, hide_index=True)
-
-    if len(result.agreement):
-        st.subheader("Agreement between annotators")
-        st.dataframe(result.agreement, hide_index=True)
-
-    if len(result.agreement_between):
-        st.subheader("Agreement between judges")
-        st.caption(meta["method"]["agreement_between"] + "; random is the chance level.")
-        st.dataframe(result.agreement_between, hide_index=True)
-    if len(result.position_consistency):
-        st.subheader("Position consistency of model judges")
-        st.dataframe(result.position_consistency, hide_index=True)
-    if len(result.scorers):
-        st.subheader("Scorers on human judgments")
-        st.caption(meta["method"]["scorers"] + ".")
-        st.dataframe(result.scorers, hide_index=True)
-
-    st.subheader("Bias checks")
-    bias = [
-        {"check": name, **vars(p)}
-        for name, p in (("position", result.position), ("length", result.length))
-        if p is not None
-    ]
-    if bias:
-        st.dataframe(pd.DataFrame(bias), hide_index=True)
-    if len(result.length_buckets):
-        st.caption("Rates of the longer response by relative length difference")
-        st.dataframe(result.length_buckets, hide_index=True)
-    if len(result.annotators):
-        st.caption("Per annotator: tie propensity and left-side preference")
-        st.dataframe(result.annotators, hide_index=True)
-
-    if len(result.by_category) or len(result.by_turns):
-        st.subheader("Breakdowns")
-        if len(result.by_category):
-            st.caption("By category")
-            st.dataframe(_rates_view(result.by_category), hide_index=True)
-        if len(result.by_turns):
-            st.caption("Single- vs multi-turn")
-            st.dataframe(_rates_view(result.by_turns), hide_index=True)
-
-
-def _rates_view(rates: pd.DataFrame) -> pd.DataFrame:
-    """Rates as percentages with their intervals in one readable column each."""
-    view = rates.drop(columns=[c for c in rates.columns if c.endswith(("_low", "_high"))])
-    for rate in report.RATE_NAMES:
-        view[rate] = [
-            f"{v:.1%} [{lo:.1%}, {hi:.1%}]"
-            for v, lo, hi in zip(
-                rates[rate], rates[f"{rate}_ci_low"], rates[f"{rate}_ci_high"], strict=True
-            )
-        ]
-    return view
+    placed = report.charts_after(report.charts(result))
+    for heading, prose, table in report.sections(result):
+        if heading == "Summary":
+            with st.expander("Methods and counts"):
+                st.caption(str(prose))
+            continue
+        st.subheader(heading, anchor=False)
+        if isinstance(prose, list):
+            st.markdown("\n".join(f"- {literal_markdown(point)}" for point in prose))
+        elif prose:
+            st.caption(prose)
+        if table:
+            header, rows = table
+            # a static table wraps long names and cells instead of running off the page
+            st.table(pd.DataFrame(rows, columns=header), hide_index=True)
+        for _, chart in placed.pop(heading, []):
+            st.altair_chart(chart, width="content")
