@@ -121,12 +121,10 @@ def _overview(ctx: Context, study: Study, judgments: pd.DataFrame) -> None:
         f" judgments over at least {MIN_PACE_HOURS * 60:.0f} minutes.",
     )
     if pace.total:
-        st.bar_chart(
-            hourly_counts(judgments),
-            x_label="hour (UTC)",
-            y_label="judgments",
-            height=240,
-        )
+        hourly = hourly_counts(judgments)
+        # hours as labels, so that each bar is an hour wide rather than a line at an instant
+        hourly.index = hourly.index.strftime("%m-%d %H:00")
+        st.bar_chart(hourly, x_label="hour (UTC)", y_label="judgments", height=240)
 
 
 PAIR_COLUMNS = {
