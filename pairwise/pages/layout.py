@@ -55,7 +55,9 @@ STYLE = f"""<style>
 _SCRIPT = """<script>
 /* item %(item)s */
 (() => {
-  // A new item starts at its top.
+  // A new item starts at its top; a rerun for the same item (a note, the flag choice) stays put.
+  if (window.__pairwiseItem === '%(item)s') return;
+  window.__pairwiseItem = '%(item)s';
   const scrollers = document.querySelectorAll(
     '[data-testid="stMain"], [data-testid="stAppViewContainer"], [data-testid="stAppScrollToBottomContainer"]'
   );

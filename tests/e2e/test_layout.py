@@ -9,6 +9,7 @@ by measuring boxes (getBoundingClientRect, getClientRects of each word), not by 
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,22 +115,28 @@ _IN_VIEW = """(el) => { const r = el.getBoundingClientRect();
 def test_each_new_item_starts_at_its_top(app: LayoutApp, tab) -> None:
     page = tab.page
     nonce = open_as(tab, app, "top", 1440, height=640)
-    for key in "4s4":
+    for key in "4sf":
         page.evaluate(
             "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
             " m.scrollTop = m.scrollHeight; }"
         )
-        assert page.evaluate(_SCROLL_TOP) > 200, "the item must be taller than the window"
+        down = page.evaluate(_SCROLL_TOP)
+        assert down > 200, "the item must be taller than the window"
         tab.press(key)
+        if key == "f":
+            # the same item drawn again (the flag choice opens) stays where the person is
+            button = page.get_by_role("button", name=re.compile("^Unanswerable"))
+            button.wait_for()
+            settle(page)
+            assert page.evaluate(_SCROLL_TOP) >= down - 5
+            tab.press("n")
         nonce = next_item(page, nonce)
         page.wait_for_function(f"() => ({_SCROLL_TOP})() === 0")
         settle(page)
         question = page.get_by_role("heading", name="Which response is more helpful?")
         prompt = page.get_by_test_id("stChatMessage").first
-        assert (
-            question.evaluate(_IN_VIEW)
-            and prompt.evaluate("(el) => el.getBoundingClientRect().top") < 640
-        )
+        assert question.evaluate(_IN_VIEW)
+        assert prompt.evaluate("(el) => el.getBoundingClientRect().top") < 640
 
 
 # -- keys rate once a study is chosen --------------------------------------------------------------
