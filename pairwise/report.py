@@ -897,7 +897,18 @@ def _judge_sections(report: Report) -> list[tuple[str, str, Any]]:
             (
                 "Agreement between judges",
                 method["agreement_between"] + "; random is the chance level (MT-Bench).",
-                (["judges", "with", "turn", "with ties", "pairs", "without ties", "pairs"], rows),
+                (
+                    [
+                        "judges",
+                        "with",
+                        "turn",
+                        "with ties",
+                        "vote pairs",
+                        "without ties",
+                        "vote pairs, no tie",
+                    ],
+                    rows,
+                ),
             )
         )
     if len(report.scorers):

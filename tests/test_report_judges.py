@@ -135,9 +135,9 @@ def test_the_page_shows_the_leaderboard_for_a_chosen_baseline(judged, monkeypatc
     at.selectbox(key="report.focus").set_value(BASELINE).run(timeout=120)
     assert not at.exception
     assert "Ratings with style control" in [h.value for h in at.subheader]
-    pairs = at.dataframe[0].value
-    turned = pairs[(pairs["model_a"] == BASELINE) | (pairs["model_b"] == BASELINE)]
-    assert len(turned) == 2 and (turned["model_a"] == BASELINE).all()
+    pairs = next(t.value for t in at.table if "model A" in t.value.columns)  # win / tie / loss
+    turned = pairs[(pairs["model A"] == BASELINE) | (pairs["model B"] == BASELINE)]
+    assert len(turned) == 2 and (turned["model A"] == BASELINE).all()
 
 
 def test_alpaca_eval_annotations_give_alpaca_evals_win_rate(store, tmp_path):

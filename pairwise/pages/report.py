@@ -110,6 +110,16 @@ def show(result: report.Report) -> None:
         if table:
             header, rows = table
             # a static table wraps long names and cells instead of running off the page
-            st.table(pd.DataFrame(rows, columns=header), hide_index=True)
+            st.table(pd.DataFrame(rows, columns=_unique(header)), hide_index=True)
         for _, chart in placed.pop(heading, []):
             st.altair_chart(chart, width="content")
+
+
+def _unique(header: list[str]) -> list[str]:
+    """Column names as a table needs them: a repeated name gets its position added."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
