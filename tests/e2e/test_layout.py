@@ -76,6 +76,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, demo_db: Path) -> Iterator[Lay
             seed=1,
         )
         tokens = {name: auth.invite(store, name)[1] for name in PEOPLE}
+        store.set_apart("demo", apart=False)  # invitations set it apart; here it is a study
     with serve(db) as url:
         yield LayoutApp(url, db, tokens)
 

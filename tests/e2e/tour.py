@@ -81,10 +81,12 @@ def judged_demo(db: Path, prompts: Path = REPO / "prompts") -> dict[str, str]:
                     for n, i in enumerate(ids)
                 ],
             )
-        return {
+        tokens = {
             "admin": auth.invite(store, "ada", admin=True)[1],
             "annotator": auth.invite(store, "ann")[1],
         }
+        store.set_apart("demo", apart=False)  # invitations set the demo apart; it is the tour's
+        return tokens
 
 
 def visit(page: Any, url: str, token: str, path: str, ready: str) -> list[str]:
