@@ -1356,13 +1356,15 @@ class Store:
         a pair without judgments comes first, then those whose rate is nearest one half per
         judgment. Equal pairs are taken in a random order. The pair depends on earlier outcomes;
         the comparison within the pair does not (the study's random order), so each pair's
-        prompts stay a random sample. Reading the pairs costs a row each, kept current by
-        triggers; each try is one probe of the pair's index from the annotator's scan start.
+        prompts stay a random sample. The pairs are ranked in SQL from their counts, which
+        triggers keep current, and read one at a time: usually the first has a comparison, found
+        by one probe of the pair's index from the annotator's scan start.
         """
-        pairs = conn.execute(
-            "SELECT id, judgments, wins FROM study_pairs WHERE study_id = ?", [study.id]
-        ).fetchall()
-        ranked = sorted(pairs, key=lambda pair: (-_unsettled(pair[1], pair[2]), rng.random()))
+        ranked = conn.execute(
+            f"SELECT id FROM study_pairs WHERE study_id = :s ORDER BY {_UNSETTLED} DESC,"
+            " (id * :salt) % 2147483647",  # equal pairs in an order drawn from rng
+            {"s": study.id, "salt": rng.randrange(1, 2147483647)},
+        )
         query = (
             "SELECT c.id FROM comparisons c WHERE c.pair_id = :p AND c.is_gold = 0"
             " AND c.is_open = 1 AND c.sort_key >= :start"
@@ -1370,7 +1372,7 @@ class Store:
             + self._ROOM
             + " ORDER BY c.sort_key LIMIT 1"
         )
-        for pair_id, _, _ in ranked:
+        for (pair_id,) in ranked:
             row = conn.execute(query, {**params, "p": pair_id}).fetchone()
             if row is not None:
                 return row[0]
@@ -2164,11 +2166,13 @@ def check_note(text: str | None, what: str) -> None:
         )
 
 
-def _unsettled(judgments: int, wins: int) -> float:
-    """A pair's squared win-rate half-width up to a constant: p (1 - p) / (n + 2), with p
-    shrunk towards one half as (wins + 1) / (n + 2), so that no pair looks settled at once."""
-    rate = (wins + 1) / (judgments + 2)
-    return rate * (1 - rate) / (judgments + 2)
+# A pair's squared win-rate half-width up to a constant, p (1 - p) / (n + 2), with p shrunk
+# towards one half as (wins + 1) / (n + 2) so that no pair looks settled at once; in SQL, as
+# (w + 1) (n - w + 1) / (n + 2)³.
+_UNSETTLED = (
+    "(wins + 1.0) * (judgments - wins + 1)"
+    " / ((judgments + 2.0) * (judgments + 2) * (judgments + 2))"
+)
 
 
 def _check_study_settings(scale: int, overlap: int, gold_rate: float) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pairwise.ingest import StudySpec, create_study
-from pairwise.store import ImportedJudgment, Prompt, Store, _unsettled
+from pairwise.store import ImportedJudgment, Prompt, Store
 
 T0 = 1_000_000.0
 MODELS = ["m1", "m2", "m3", "m4"]
@@ -19,6 +19,12 @@ def _fill(store: Store, n_prompts: int, models=MODELS) -> None:
     ids = [f"p{i:03d}" for i in range(n_prompts)]
     store.add_prompts(Prompt(p, "chat", [{"role": "user", "content": p}], [], 1) for p in ids)
     store.add_responses((p, m, f"{m} answers {p}") for m in models for p in ids)
+
+
+def _unsettled(judgments: int, wins: int) -> float:
+    """The squared half-width, up to a constant, of a pair's win rate shrunk towards one half."""
+    rate = (wins + 1) / (judgments + 2)
+    return rate * (1 - rate) / (judgments + 2)
 
 
 @pytest.fixture
