@@ -19,8 +19,6 @@ import functools
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,8 @@ import pyarrow.parquet as pq
 from analysis.frame import credits, describe_row, require_columns
 
 from . import progress
+from .escape import csv_text, markdown_text
+from .files import replace_all
 from .formats import EXPORT_AGGREGATIONS as AGGREGATIONS
 from .formats import EXPORT_FORMATS as FORMATS
 from .formats import EXPORT_JUDGES as JUDGES
@@ -865,32 +865,46 @@ def write_export(export: Export, path: str | Path) -> Written:
     ]
     text = dataset_card(export, files, name=card.stem)
     jobs.append((card, functools.partial(Path.write_text, data=text, encoding="utf-8")))
-    _replace_all(jobs)
+    replace_all(jobs)
     return Written(export=export, files=files, card=card)
+
+
+def check_file_name(name: str) -> str:
+    """``name`` as the base name of an export's files inside a chosen folder, or a ``ValueError``.
+
+    One plain file name: not empty, not ``.`` or ``..`` nor any name starting with a dot, no
+    folder separators (``/``, ``\\``) and no control characters, so that the files can only land
+    in the folder they are meant for.
+    """
+    name = name.strip()
+    if not name:
+        raise ValueError("the file name is empty; give a name such as preferences")
+    if name.startswith("."):
+        raise ValueError(f"the file name {name!r} starts with a dot; give a plain name")
+    if any(c in "/\\" or ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError(
+            f"the file name {name!r} holds a folder separator or a control character; "
+            "give a plain name"
+        )
+    return name
+
+
+def write_export_into(export: Export, folder: str | Path, name: str) -> Written:
+    """Write the export into ``folder`` under the file name ``name`` (see :func:`check_file_name`).
+
+    Every file it would write is checked to lie directly in ``folder`` before anything is written.
+    """
+    folder = Path(folder).resolve()
+    files, card = output_paths(folder / check_file_name(name), export.options)
+    for path in [*files.values(), card]:
+        if path.resolve().parent != folder:
+            raise ValueError(f"the file name {name!r} would write outside {folder}")
+    return write_export(export, folder / name.strip())
 
 
 def export_dataset(store: Store, path: str | Path, options: ExportOptions) -> Written:
     """Build an export from ``store`` and write it next to ``path`` (see :func:`output_paths`)."""
     return write_export(build_export(store, options), path)
-
-
-def _replace_all(jobs: Sequence[tuple[Path, Callable[[Path], None]]]) -> None:
-    temps: list[tuple[Path, Path]] = []
-    try:
-        for target, write in jobs:
-            fd, name = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".part", dir=target.parent
-            )
-            os.close(fd)
-            temps.append((Path(name), target))
-            write(Path(name))
-            with open(name, "rb") as handle:
-                os.fsync(handle.fileno())
-        for temp, target in temps:
-            os.replace(temp, target)
-    finally:
-        for temp, _ in temps:
-            temp.unlink(missing_ok=True)
 
 
 _CHUNK = 50_000
@@ -938,9 +952,18 @@ def _write_jsonl(columns: Mapping[str, Column], rows: np.ndarray, path: Path) ->
 
 
 def _write_csv(columns: Mapping[str, Column], rows: np.ndarray, path: Path) -> None:
+    """CSV (RFC 4180: CRLF line ends, so that a carriage return inside a cell is quoted too) with
+    every text cell that a spreadsheet would run as a formula neutralised
+    (:func:`pairwise.escape.csv_text`); each distinct value is checked once."""
+    safe = {
+        name: Column(c.codes, _objects([*map(csv_text, c.values[:-1]), None]))
+        for name, c in columns.items()
+    }
     with open(path, "w", encoding="utf-8", newline="") as out:
         for i, chunk in enumerate(_chunks(rows)):
-            columns_frame(columns, chunk).to_csv(out, index=False, header=i == 0)
+            columns_frame(safe, chunk).to_csv(
+                out, index=False, header=i == 0, lineterminator="\r\n"
+            )
 
 
 def _write_parquet(columns: Mapping[str, Column], rows: np.ndarray, path: Path) -> None:
@@ -1005,7 +1028,7 @@ def dataset_card(export: Export, files: Mapping[str, Path], *, name: str = "expo
         data_files,
         "---",
         "",
-        f"# {'Judgments' if o.is_raw else 'Preference dataset'}: {name}",
+        f"# {'Judgments' if o.is_raw else 'Preference dataset'}: {markdown_text(name)}",
         "",
         f"Exported by pairwise on {export.created_at} (UTC), format `{o.format}`.",
         "",
@@ -1016,10 +1039,10 @@ def dataset_card(export: Export, files: Mapping[str, Path], *, name: str = "expo
     ]
     for split, path in files.items():
         if split == "all":
-            lines.append(f"| `{path.name}` | all | {c['records']} | {c['record_prompts']} |")
+            lines.append(f"| {_code(path.name)} | all | {c['records']} | {c['record_prompts']} |")
         else:
             lines.append(
-                f"| `{path.name}` | {split} | {c[f'{split}_records']} | {c[f'{split}_prompts']} |"
+                f"| {_code(path.name)} | {split} | {c[f'{split}_records']} | {c[f'{split}_prompts']} |"
             )
     lines += ["", "## Counts", "", "| | count |", "| --- | ---: |"]
     labels = {
@@ -1051,7 +1074,7 @@ def dataset_card(export: Export, files: Mapping[str, Path], *, name: str = "expo
 
 def _method(o: ExportOptions) -> list[str]:
     items = [
-        f"studies: {o.study if o.study is not None else 'all'}",
+        f"studies: {markdown_text(o.study) if o.study is not None else 'all'}",
         f"judges: {o.judges} ({JUDGES[o.judges]}; model judges are automatic judges whose"
         " verdicts were imported)",
         "annotators marked excluded: " + ("included" if o.include_excluded else "left out"),
@@ -1081,12 +1104,20 @@ def _method(o: ExportOptions) -> list[str]:
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
+    """A table of names and counts; every cell is escaped (model names are untrusted)."""
     if frame.empty:
         return "(none)"
-    head = "| " + " | ".join(frame.columns) + " |"
+    head = "| " + " | ".join(map(markdown_text, frame.columns)) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    rows = [
+        "| " + " | ".join(map(markdown_text, row)) + " |" for row in frame.itertuples(index=False)
+    ]
     return "\n".join([head, rule, *rows])
+
+
+def _code(text: str) -> str:
+    """``text`` as inline code, or as escaped text when a backtick would end the code span."""
+    return markdown_text(text) if "`" in text else f"`{text}`"
 
 
 def _loader(o: ExportOptions, files: Mapping[str, Path]) -> str:
@@ -1097,7 +1128,9 @@ def _loader(o: ExportOptions, files: Mapping[str, Path]) -> str:
             "import pandas as pd\n"
             f'frame = pd.read_csv("{first}", keep_default_na=False,\n'
             '                    na_values={c: [""] for c in ("seconds", "gold_score",'
-            ' "score_ab", "score_ba")})'
+            ' "score_ab", "score_ba")})\n'
+            "# text cells a spreadsheet would run as formulas were written with a leading '\n"
+            'frame = frame.replace(r"^\'(?=[\'=+\\-@\\t\\r])", "", regex=True)'
         )
     if o.format == "raw-jsonl":
         first = next(iter(names.values()))

@@ -24,6 +24,8 @@ import pandas as pd
 import analysis
 
 from . import glance, progress
+from .escape import markdown_text
+from .files import write_bytes
 from .formats import REPORT_FORMATS as FORMATS
 from .store import Store
 
@@ -653,7 +655,7 @@ def _pair_table(
         header.insert(header.index("win") + 1, "win, anytime-valid")
     rows = []
     for r in rates.to_dict("records"):
-        cells = [str(r[e]) for e in extra] + [r["model_a"], r["model_b"], str(r["n"])]
+        cells = [Name(r[e]) for e in extra] + [Name(r["model_a"]), Name(r["model_b"]), str(r["n"])]
         for rate in RATE_NAMES:
             cells.append(f"{_pct(r[rate])} {_interval(r[f'{rate}_ci_low'], r[f'{rate}_ci_high'])}")
             if rate == "win_rate" and anytime:
@@ -702,7 +704,7 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
         rows = [
             [
                 str(t.rank),
-                t.model,
+                Name(t.model),
                 f"{t.rating:.0f}",
                 _interval(t.ci_low, t.ci_high, lambda v: f"{v:.0f}"),
                 f"{t.rank_low}–{t.rank_high}",
@@ -737,8 +739,8 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
     if len(report.scores):
         rows = [
             [
-                r["model_a"],
-                r["model_b"],
+                Name(r["model_a"]),
+                Name(r["model_b"]),
                 str(r.get("scale", "")),
                 str(r["n"]),
                 f"{r['mean_score']:+.2f}",
@@ -812,7 +814,7 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
     if len(report.annotators):
         rows = [
             [
-                a["annotator"],
+                Name(a["annotator"]),
                 str(a["n"]),
                 _pct(a["tie_rate"]),
                 _pct(a["left_win_share"]),
@@ -965,13 +967,25 @@ def _judge_sections(report: Report) -> list[tuple[str, str, Any]]:
     return out
 
 
+class Name(str):
+    """A table cell that holds a name from the data (model, category, study, annotator).
+
+    Names are untrusted: the Markdown report escapes their HTML and Markdown syntax, so that a
+    model called ``<img onerror=...>`` or ``[sign in](https://...)`` shows as that text.
+    """
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A cell or line of the Markdown report: no raw HTML in any, no Markdown syntax in names."""
+    if isinstance(text, Name):
+        return markdown_text(text)
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def report_markdown(report: Report, *, chart_files: dict[str, str] | None = None) -> str:
     """The report in Markdown; ``chart_files`` maps chart names to image paths to link."""
-    title = f"# Win-rate report{': ' + report.meta['study'] if report.meta.get('study') else ''}"
+    study = report.meta.get("study")
+    title = f"# Win-rate report{': ' + markdown_text(study) if study else ''}"
     lines = [title, "", f"Created {report.meta['created_at']} · schema `{REPORT_SCHEMA}`", ""]
     placed = charts_after(chart_files or {})
     for name, path in placed.pop(None, []):
@@ -981,7 +995,7 @@ def report_markdown(report: Report, *, chart_files: dict[str, str] | None = None
         if isinstance(prose, list):
             lines += [f"- {_md_escape(point)}" for point in prose] + [""]
         elif prose:
-            lines += [prose, ""]
+            lines += [_md_escape(prose), ""]
         if table:
             header, rows = table
             lines.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
@@ -1085,11 +1099,11 @@ def write_report(report: Report, path: str | Path, fmt: str | None = None) -> li
         chart_files = {}
         for name, chart in charts(report).items():
             image = path.with_name(f"{path.stem}-{name}.png")
-            _atomic_write(image, chart_png(chart))
+            write_bytes(image, chart_png(chart))
             chart_files[name] = image.name
             written.append(image)
         text = report_markdown(report, chart_files=chart_files)
-    _atomic_write(path, text.encode("utf-8"))
+    write_bytes(path, text.encode("utf-8"))
     return [path, *written]
 
 
@@ -1102,18 +1116,3 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "md":
         return report_markdown(report)
     raise ValueError(f"report format must be one of {FORMATS}, not {fmt!r}")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

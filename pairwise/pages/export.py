@@ -161,8 +161,13 @@ def _downloads(built: export.Export, version: tuple) -> None:
         name = st.text_input("File name", "preferences", key="export.name")
         if not st.button("Prepare files", key="export.prepare", type="primary"):
             return
+        try:
+            export.check_file_name(name)
+        except ValueError as error:
+            st.error(str(error))
+            return
         with tempfile.TemporaryDirectory(prefix="pairwise-export-") as folder:
-            written = export.write_export(built, Path(folder) / Path(name).name)
+            written = export.write_export_into(built, folder, name)
             paths = [*written.files.values(), written.card]
             files = (version, [(p.name, p.read_bytes()) for p in paths])
         st.session_state["export.files"] = files
