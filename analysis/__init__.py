@@ -50,6 +50,7 @@ from .frame import (
     require_columns,
 )
 from .graded import mean_scores, outcome_mapping, score_distribution
+from .intervals import MIN_PROMPTS
 from .judges import agreement_between, judge_groups, position_consistency
 from .leaderboard import leaderboard, length_controlled_fit, preferences
 from .monitoring import pair_progress
@@ -61,6 +62,7 @@ from .simulate import simulate_judgments
 from .style import StyleRatings, markdown_counts, style_controlled_ratings, style_differences
 
 __all__ = [
+    "MIN_PROMPTS",
     "Preference",
     "annotator_summary",
     "breakdown",

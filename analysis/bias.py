@@ -54,6 +54,8 @@ class Preference:
     method: str
     rounds: int | None
     seed: int | None
+    small_sample: bool = False
+    """Fewer than ``MIN_PROMPTS`` prompts: the interval is Wilson over prompts; read with care."""
 
 
 def position_preference(
@@ -203,6 +205,7 @@ def _preference(
         method=str(row["method"]),
         rounds=None if pd.isna(row["rounds"]) else int(row["rounds"]),
         seed=None if pd.isna(row["seed"]) else int(row["seed"]),
+        small_sample=bool(row["small_sample"]),
     )
 
 

@@ -26,9 +26,12 @@ from .frame import (
     require_values,
 )
 from .intervals import (
+    MIN_PROMPTS,
     bootstrapped_pairs,
+    bounded_wilson,
     check_settings,
     cluster_bootstrap_intervals,
+    effective_prompts,
     method_columns,
 )
 
@@ -62,9 +65,17 @@ def mean_scores(
 
     ``method="auto"`` uses the t interval when each prompt of the pair has one judgment and a
     cluster bootstrap over prompts otherwise (as ``rates.pair_rates`` does); ``"t"`` or
-    ``"cluster_bootstrap"`` forces one. Means are only comparable within one scale, so a pair
-    judged on several scales is an error. Columns: model_a, model_b, scale (when the frame has
-    it), n, n_prompts, mean_score, mean_score_ci_low, mean_score_ci_high, method, rounds, seed.
+    ``"cluster_bootstrap"`` forces one. Intervals lie within the scale (the t interval is clipped
+    to it). With fewer than ``MIN_PROMPTS`` prompts (``"auto"``), or where an interval would
+    have no width (every score alike), the interval is Wilson's for a mean of values bounded by
+    the scale over the prompts' effective number (``intervals.bounded_wilson``), which holds
+    whatever the scores' spread; ``method`` then reads ``wilson_prompts`` and ``small_sample``
+    marks pairs with fewer than ``MIN_PROMPTS`` prompts. The scale's ends are those of the
+    ``scale`` column, or the largest absolute score in the frame without one.
+
+    Means are only comparable within one scale, so a pair judged on several scales is an error.
+    Columns: model_a, model_b, scale (when the frame has it), n, n_prompts, mean_score,
+    mean_score_ci_low, mean_score_ci_high, method, rounds, seed, small_sample.
     """
     check_settings(method, rounds, seed, confidence, closed_form="t")
     oriented = _graded_frame(frame, needed_by="mean_scores")
@@ -74,6 +85,7 @@ def mean_scores(
         .groupby(PAIR_AND_PROMPT, sort=True, observed=True)
         .sum()
     )
+    clusters["squared"] = clusters["judgments"] ** 2
     pairs = clusters.groupby(PAIR, sort=True, observed=True)
     result = pairs["judgments"].sum().to_frame("n")
     result.insert(0, "scale", _scale_per_pair(oriented, result.index))
@@ -81,12 +93,17 @@ def mean_scores(
     result["mean_score"] = pairs["score"].sum() / result["n"]
 
     n = result["n"].to_numpy(dtype=float)
+    mean = result["mean_score"].to_numpy(dtype=float)
+    top = _scale_ends(oriented, result["scale"])
     sd = oriented.groupby(PAIR, sort=True, observed=True)["score"].std(ddof=1).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n)
-    low = result["mean_score"].to_numpy() - half
-    high = result["mean_score"].to_numpy() + half
+    low = np.clip(mean - half, -top, top)
+    high = np.clip(mean + half, -top, top)
+    small = result["n_prompts"].to_numpy() < MIN_PROMPTS
     bootstrapped = bootstrapped_pairs(method, result["n"], result["n_prompts"])
+    by_prompts = small & (method == "auto")
+    bootstrapped &= ~by_prompts
     boot_low, boot_high = cluster_bootstrap_intervals(
         clusters[["score", "judgments"]].to_numpy(dtype=float),
         result["n_prompts"].to_numpy(),
@@ -97,10 +114,19 @@ def mean_scores(
         seed=seed,
         confidence=confidence,
     )
-    result["mean_score_ci_low"] = np.where(bootstrapped, boot_low[:, 0], low)
-    result["mean_score_ci_high"] = np.where(bootstrapped, boot_high[:, 0], high)
-    for column, values in method_columns(bootstrapped, "t", rounds, seed).items():
+    low = np.where(bootstrapped, boot_low[:, 0], low)
+    high = np.where(bootstrapped, boot_high[:, 0], high)
+    # Few prompts, or no width where the scores leave doubt: Wilson for a bounded mean.
+    by_prompts |= ~(high - low > 0)
+    prompts = effective_prompts(n, pairs["squared"].sum().to_numpy())
+    bounded_low, bounded_high = bounded_wilson(mean, prompts, -top, top, confidence)
+    result["mean_score_ci_low"] = np.where(by_prompts, bounded_low, low)
+    result["mean_score_ci_high"] = np.where(by_prompts, bounded_high, high)
+    bootstrapped &= ~by_prompts
+    columns = method_columns(bootstrapped, "t", rounds, seed, over_prompts=by_prompts)
+    for column, values in columns.items():
         result[column] = values
+    result["small_sample"] = small
     if "scale" not in oriented.columns:
         result = result.drop(columns="scale")
     return result.reset_index()
@@ -139,6 +165,15 @@ def _graded_frame(frame: pd.DataFrame, *, needed_by: str) -> pd.DataFrame:
     require_values(frame, PAIR_AND_PROMPT, needed_by=needed_by)
     outcome_signs(frame)  # raises on missing or non-numeric scores, or outcomes that disagree
     return canonical_pairs(frame)
+
+
+def _scale_ends(oriented: pd.DataFrame, scales: pd.Series) -> np.ndarray:
+    """The largest score of each pair's scale (3 on the 7-point scale); without a ``scale``
+    column, the largest absolute score in the frame (at least 1)."""
+    if scales.isna().all():
+        observed = float(np.abs(pd.to_numeric(oriented["score"])).max()) if len(oriented) else 1
+        return np.full(len(scales), max(1.0, observed))
+    return np.array([max(Scale(int(s)).values) for s in scales], dtype=float)
 
 
 def _scale_per_pair(oriented: pd.DataFrame, pairs: pd.MultiIndex) -> pd.Series:

@@ -68,14 +68,78 @@ def sign_test(successes: np.ndarray, trials: np.ndarray) -> np.ndarray:
     return np.where(n > 0, p, np.nan)
 
 
-def percentile_interval(
-    samples: np.ndarray, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval of each column of ``samples`` (one row per round)."""
+MIN_PROMPTS = 20
+"""Fewest prompts for which a pair's interval comes from the bootstrap (or a t interval): below,
+a bootstrap over a handful of clusters has too few distinct resamples to find its tails, so the
+intervals come from Wilson over the prompts (see :func:`effective_prompts`) and every output
+marks the row ``small_sample``."""
+
+
+def expanded_tail(confidence: float, clusters: int | np.ndarray) -> np.ndarray:
+    """The tail share of the *expanded* percentile interval over ``clusters`` resampled units.
+
+    A percentile bootstrap of a mean over n units is as narrow as a normal interval with the
+    plug-in variance, which is too small by (n - 1) / n and ignores the t distribution's wider
+    quantiles; on 50 prompts a 95% interval covers about 94%. Hesterberg (2015, "What teachers
+    should know about the bootstrap", The American Statistician 69(4): 371-386) widens it
+    by taking the percentiles at the tail share whose normal quantile is
+    ``sqrt(n / (n - 1)) * t_{n-1}``: 1.6% instead of 2.5% on 20 prompts, 2.1% on 50, 2.4% on
+    200. Fewer than two clusters leave nothing to widen with, and get the plain tail.
+    """
     _check_confidence(confidence)
     tail = (1 - confidence) / 2
+    n = np.asarray(clusters, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.sqrt(n / (n - 1)) * stats.t.ppf(1 - tail, n - 1)
+    return np.where(n >= 2, stats.norm.sf(z), tail)
+
+
+def percentile_interval(
+    samples: np.ndarray, confidence: float = 0.95, *, clusters: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval of each column of ``samples`` (one row per round).
+
+    With ``clusters`` (the number of units each resample drew) the interval is Hesterberg's
+    expanded percentile interval (see :func:`expanded_tail`), for small samples.
+    """
+    _check_confidence(confidence)
+    tail = (1 - confidence) / 2 if clusters is None else float(expanded_tail(confidence, clusters))
     low, high = np.quantile(samples, [tail, 1 - tail], axis=0)
     return low, high
+
+
+def effective_prompts(judgments: np.ndarray, squared: np.ndarray) -> np.ndarray:
+    """Kish's effective sample size ``(sum m)^2 / sum m^2`` of prompts with m judgments each.
+
+    ``judgments`` and ``squared`` are per pair the sum of m and of m squared over its prompts.
+    When the judgments of a prompt all agree (the worst case of correlation), a rate or mean over
+    the pair is a weighted mean of one value per prompt, whose variance is exactly that of
+    this many independent observations; any weaker correlation gives more information. So an
+    interval that treats the data as this many independent draws holds whatever the correlation
+    between annotators. It is the number of prompts when every prompt has as many judgments.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(judgments, dtype=float) ** 2 / np.asarray(squared, dtype=float)
+
+
+def bounded_wilson(
+    means: np.ndarray,
+    trials: np.ndarray,
+    lowest: np.ndarray | float,
+    highest: np.ndarray | float,
+    confidence: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson intervals for means of values bounded in [``lowest``, ``highest``], element-wise.
+
+    A value in [0, 1] with mean p has variance at most p (1 - p), the variance of a coin with
+    that mean; so the Wilson interval of the rescaled mean over ``trials`` observations holds
+    for any such values (conservatively for values that spread less than a coin). The interval
+    lies within the bounds, and has width whenever ``trials`` is positive.
+    """
+    span = np.asarray(highest, dtype=float) - np.asarray(lowest, dtype=float)
+    share = (np.asarray(means, dtype=float) - lowest) / span
+    low, high = wilson_interval(share * trials, trials, confidence)
+    return lowest + low * span, lowest + high * span
 
 
 def resampled_totals(
@@ -102,7 +166,7 @@ def cluster_bootstrap_intervals(
     seed: int,
     confidence: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile intervals per pair from a cluster bootstrap over its prompts.
+    """Expanded percentile intervals per pair from a cluster bootstrap over its prompts.
 
     ``cluster_rows`` holds one row of additive counts per prompt, grouped by pair in the order of
     ``pairs``; ``clusters_per_pair`` says how many rows each pair has. ``statistic`` turns the
@@ -120,7 +184,8 @@ def cluster_bootstrap_intervals(
         block = slice(bounds[position], bounds[position + 1])
         rng = pair_generator(seed, *pairs[position])
         totals = _draw_totals(distinct[block], frequency[block], rounds, rng)
-        return percentile_interval(statistic(totals), confidence)
+        clusters = int(frequency[block].sum())
+        return percentile_interval(statistic(totals), confidence, clusters=clusters)
 
     positions = np.flatnonzero(selected)
     # numpy draws without holding the GIL, and each pair has its own generator, so threads
@@ -265,16 +330,29 @@ def bootstrapped_pairs(method: str, judgments: np.ndarray, prompts: np.ndarray) 
     return forced | ((method == "auto") & (np.asarray(judgments) != np.asarray(prompts)))
 
 
+SMALL_SAMPLE_METHOD = "wilson_prompts"
+"""The method named in rows whose interval is Wilson over the prompts (see ``MIN_PROMPTS``)."""
+
+
 def method_columns(
-    bootstrapped: np.ndarray, closed_form: str, rounds: int, seed: int
+    bootstrapped: np.ndarray,
+    closed_form: str,
+    rounds: int,
+    seed: int,
+    *,
+    over_prompts: np.ndarray | None = None,
 ) -> dict[str, pd.api.extensions.ExtensionArray]:
     """The ``method``, ``rounds`` and ``seed`` columns that make each row reproducible.
 
-    ``rounds`` and ``seed`` are missing for rows with the ``closed_form`` interval.
+    ``rounds`` and ``seed`` are missing for rows with the ``closed_form`` interval, or with
+    Wilson over prompts (``over_prompts``, for small samples).
     """
     missing = pd.NA
+    names = np.where(bootstrapped, "cluster_bootstrap", closed_form)
+    if over_prompts is not None:
+        names = np.where(over_prompts, SMALL_SAMPLE_METHOD, names)
     return {
-        "method": pd.array(np.where(bootstrapped, "cluster_bootstrap", closed_form), dtype="str"),
+        "method": pd.array(names, dtype="str"),
         "rounds": pd.array([rounds if b else missing for b in bootstrapped], dtype="Int64"),
         "seed": pd.array([seed if b else missing for b in bootstrapped], dtype="Int64"),
     }

@@ -30,9 +30,11 @@ from .frame import (
     require_values,
 )
 from .intervals import (
+    MIN_PROMPTS,
     bootstrapped_pairs,
     check_settings,
     cluster_bootstrap_intervals,
+    effective_prompts,
     method_columns,
     sign_test,
     wilson_interval,
@@ -190,6 +192,7 @@ def _rates_from_prompt_counts(
     leaning = counts[keys + COUNTS + [CREDIT]].assign(
         prompts_for_a=counts["wins"] > counts["losses"],
         prompts_for_b=counts["wins"] < counts["losses"],
+        squared=counts[COUNTS].sum(axis=1) ** 2,
     )
     pairs = leaning.groupby(keys, sort=True, observed=True)
     sums = pairs.sum()
@@ -198,7 +201,10 @@ def _rates_from_prompt_counts(
     n_prompts = pairs.size().to_numpy()
     successes = np.column_stack([totals, sums[CREDIT].to_numpy(dtype=float)])
     low, high = wilson_interval(successes, n[:, None], confidence)
+    small = n_prompts < MIN_PROMPTS
     bootstrapped = bootstrapped_pairs(method, n, n_prompts)
+    by_prompts = bootstrapped & small & (method == "auto")
+    bootstrapped &= ~by_prompts
     cluster_rows = counts[COUNTS].to_numpy()
     credit = counts[CREDIT].to_numpy(dtype=float)
     statistic = _rates_of_totals
@@ -216,15 +222,17 @@ def _rates_from_prompt_counts(
         confidence=confidence,
     )
     low[bootstrapped], high[bootstrapped] = boot_low[bootstrapped], boot_high[bootstrapped]
-    # A rate of 0 or 1 is the same in every bootstrap round, so the percentile interval has no
-    # width. Fall back to Wilson with one observation per prompt: the design effect of clusters
-    # of m judgments is at most m, so n_prompts is a conservative effective sample size.
+    # Wilson over the prompts' effective number (Kish) holds whatever the annotators' correlation:
+    # for pairs with too few prompts to bootstrap, and for a bootstrap that found no width (a
+    # rate of 0 or 1, or every prompt with the same counts, is the same in every round).
     rates = successes / n[:, None]
-    flat = bootstrapped[:, None] & (high - low <= 0) & ((rates <= 0) | (rates >= 1))
-    if flat.any():
-        prompts = np.broadcast_to(n_prompts[:, None], rates.shape).astype(float)
+    by_prompts_rows = by_prompts[:, None] | (bootstrapped[:, None] & (high - low <= 0))
+    if by_prompts_rows.any():
+        prompts = effective_prompts(n, sums["squared"].to_numpy())
+        prompts = np.broadcast_to(prompts[:, None], rates.shape)
         conservative_low, conservative_high = wilson_interval(rates * prompts, prompts, confidence)
-        low[flat], high[flat] = conservative_low[flat], conservative_high[flat]
+        low[by_prompts_rows] = conservative_low[by_prompts_rows]
+        high[by_prompts_rows] = conservative_high[by_prompts_rows]
 
     columns = {"n": n, "n_prompts": n_prompts} | dict(zip(COUNTS, totals.T, strict=True))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -234,7 +242,8 @@ def _rates_from_prompt_counts(
             columns[f"{rate}_ci_high"] = high[:, column]
     for_a = sums["prompts_for_a"].to_numpy()
     columns["p_value"] = sign_test(for_a, for_a + sums["prompts_for_b"].to_numpy())
-    columns |= method_columns(bootstrapped, "wilson", rounds, seed)
+    columns |= method_columns(bootstrapped, "wilson", rounds, seed, over_prompts=by_prompts)
+    columns["small_sample"] = small
     return pd.DataFrame(columns, index=sums.index).reset_index()
 
 

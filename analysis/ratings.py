@@ -36,7 +36,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from .frame import canonical_pairs, describe_row, outcome_signs, require_columns
-from .intervals import check_settings, percentile_interval
+from .intervals import MIN_PROMPTS, check_settings, percentile_interval
 
 ELO_SCALE = 400 / math.log(10)
 """Rating points per unit of strength: a 400-point gap means 10:1 odds, as in Elo and Arena."""
@@ -66,7 +66,9 @@ class Ratings:
     ``table`` has one row per model, best first: ``model``, ``rating`` (Elo scale), ``ci_low``,
     ``ci_high`` (percentile bootstrap interval), ``rank`` (1 + the number of models rated higher),
     ``rank_low`` and ``rank_high`` (the best and worst rank within the bootstrap's central
-    ``confidence`` share of rounds) and ``n`` (judgments involving the model).
+    ``confidence`` share of rounds), ``n`` (judgments involving the model), ``n_prompts`` (the
+    prompts it was judged on) and ``small_sample`` (fewer than ``MIN_PROMPTS`` of them: its
+    interval rests on few prompts, read it with care).
     """
 
     table: pd.DataFrame
@@ -175,6 +177,7 @@ def bradley_terry(
     n = np.bincount(design.first, involved, len(design.models)) + np.bincount(
         design.second, involved, len(design.models)
     )
+    prompts_per_model = _prompts_per_model(design, cells, prompts)
     table = pd.DataFrame(
         {
             "model": design.models,
@@ -185,6 +188,8 @@ def bradley_terry(
             "rank_low": np.quantile(boot_ranks, tail, axis=0, method="lower"),
             "rank_high": np.quantile(boot_ranks, 1 - tail, axis=0, method="higher"),
             "n": n.astype(np.int64),
+            "n_prompts": prompts_per_model,
+            "small_sample": prompts_per_model < MIN_PROMPTS,
         }
     )
     table = table.sort_values(["rank", "model"], ignore_index=True)
@@ -234,6 +239,16 @@ def _aggregate(frame: pd.DataFrame, *, needed_by: str) -> tuple[_Design, np.ndar
         )
     design = _design(np.asarray(models, dtype=object), first, second)
     return design, cells.astype(np.int64), prompts
+
+
+def _prompts_per_model(design: _Design, cells: np.ndarray, prompts: np.ndarray) -> np.ndarray:
+    """How many distinct prompts each model was judged on."""
+    m = len(design.models)
+    pair = cells // 3
+    keys = np.concatenate(
+        [prompts * m + design.first[pair], prompts * m + design.second[pair]]
+    ).astype(np.int64)
+    return np.bincount(pd.unique(keys) % m, minlength=m).astype(np.int64)
 
 
 def _design(models: np.ndarray, first: np.ndarray, second: np.ndarray) -> _Design:

@@ -621,6 +621,11 @@ def revoke(store: Store, name: str) -> None:
     is_flag=True,
     help="Add ratings with length and Markdown style as covariates (as Chatbot Arena).",
 )
+@click.option(
+    "--scale",
+    type=click.IntRange(2),
+    help="Only judgments on this scale (e.g. 7). Default: every scale; graded sections per scale.",
+)
 @pass_store
 def report_command(
     store: Store,
@@ -633,6 +638,7 @@ def report_command(
     baseline: str | None,
     focus: str | None,
     style_control: bool,
+    scale: int | None,
 ) -> None:
     """Win / tie / loss rates with intervals, ratings, agreement and bias checks."""
     from . import report
@@ -649,6 +655,7 @@ def report_command(
             baseline=baseline,
             focus=focus,
             style_control=style_control,
+            scale=scale,
         )
     if out is None:
         click.echo(report.render(result, fmt or "md"))

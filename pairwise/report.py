@@ -76,6 +76,7 @@ def build_report(
     seed: int = 0,
     confidence: float = 0.95,
     study: str | None = None,
+    scale: int | None = None,
     counts: dict[str, int] | None = None,
     baseline: str | None = None,
     focus: str | None = None,
@@ -85,6 +86,10 @@ def build_report(
     """Compute the report on a judgments frame (see ``docs/judgments-frame.md``).
 
     Gold checks are for annotator quality, not model quality: rows with ``is_gold`` are left out.
+    ``scale`` keeps only judgments on that scale. Judgments on different scales report together:
+    sections on outcomes (rates, ratings, agreement on outcomes, bias checks, breakdowns) take
+    them all, since a win is a win on any scale; graded sections (mean scores, their spread,
+    agreement on scores) are computed per scale, with a ``scale`` column.
     ``counts`` are the store's table sizes, recorded in ``meta`` next to the frame's own counts.
     ``baseline`` adds a leaderboard of every model against it; ``focus`` turns every pair so that
     the named model is model A; ``style_control`` adds ratings with style covariates, which need
@@ -93,6 +98,10 @@ def build_report(
     """
     if "is_gold" in frame.columns:
         frame = frame[~frame["is_gold"].astype(bool)]
+    if scale is not None:
+        if "scale" not in frame.columns:
+            raise ValueError("the judgments have no scale column to filter by")
+        frame = frame[frame["scale"].to_numpy() == scale]
     for role, model in (("focus", focus), ("baseline", baseline)):
         if model is not None and not _has_model(frame, model):
             raise ValueError(f"{role} model {model!r} does not appear in the judgments")
@@ -109,6 +118,7 @@ def build_report(
         sorted(set(frame["model_a"].unique()) | set(frame["model_b"].unique())) if has_rows else []
     )
     graded = has_rows and "score" in frame.columns
+    scales = sorted(int(s) for s in frame["scale"].unique()) if "scale" in frame.columns else []
     has_annotator_columns = {"annotator", "shown_order", "seconds"} <= set(frame.columns)
     several_categories = "category" in frame.columns and frame["category"].nunique() > 1
 
@@ -132,10 +142,10 @@ def build_report(
         ),
         "decisive": (has_rows, lambda: _decisive_rates(frame, **options)),
         "majority": (has_rows, majority),
-        "scores": (graded, lambda: analysis.mean_scores(frame, **options)),
-        "distribution": (graded, lambda: analysis.score_distribution(frame)),
+        "scores": (graded, lambda: _per_scale(analysis.mean_scores, frame, scales, **options)),
+        "distribution": (graded, lambda: _per_scale(analysis.score_distribution, frame, scales)),
         "ratings": (len(models) >= 2, lambda: analysis.bradley_terry(frame, **options)),
-        "agreement": (True, lambda: _agreement(humans)),
+        "agreement": (True, lambda: _agreement(humans, scales)),
         "position": (
             True,
             lambda: _maybe(analysis.position_preference, frame, "shown_order", **options),
@@ -182,7 +192,6 @@ def build_report(
         for future in as_completed(futures):
             done[futures[future]] = _decategorize(future.result())
             progress.report("computing the report", len(done), len(futures))
-    scales = sorted(int(s) for s in frame["scale"].unique()) if "scale" in frame.columns else []
 
     meta = {
         "schema": REPORT_SCHEMA,
@@ -198,7 +207,9 @@ def build_report(
         },
         "method": {
             "intervals": "Wilson when every prompt of a pair has one judgment, else a cluster "
-            "bootstrap that resamples prompts",
+            "bootstrap that resamples prompts (expanded percentile interval); with fewer than "
+            f"{analysis.MIN_PROMPTS} prompts, Wilson over the prompts (marked small sample)",
+            "min_prompts": analysis.MIN_PROMPTS,
             "confidence": confidence,
             "p_value": "two-sided sign test over prompts that lean one way (non-tied outcomes)",
             "anytime": "anytime-valid confidence sequence for the win rate (hedged betting,"
@@ -226,6 +237,7 @@ def build_report(
         "rounds": rounds,
         "seed": seed,
         "scales": scales,
+        "scale": scale,
     }
     return Report(
         pairs=done.get("pairs", empty),
@@ -261,8 +273,10 @@ def report_from_store(
     baseline: str | None = None,
     focus: str | None = None,
     style_control: bool = False,
+    scale: int | None = None,
 ) -> Report:
-    """The report on a study (or every study in use) of a store, excluded annotators left out.
+    """The report on a study (or every study in use) of a store, excluded annotators left out;
+    ``scale`` keeps the judgments on that scale only.
 
     Over every study, set-apart ones (the demo, once sign-in is on) are left out; name one to
     report on it.
@@ -280,6 +294,7 @@ def report_from_store(
         seed=seed,
         confidence=confidence,
         study=study,
+        scale=scale,
         counts=store.counts(),
         baseline=baseline,
         focus=focus,
@@ -355,14 +370,36 @@ def _agreement_between(frame: pd.DataFrame) -> pd.DataFrame:
     return table if table["n_pairs_with_ties"].notna().any() else pd.DataFrame()
 
 
-def _agreement(frame: pd.DataFrame) -> pd.DataFrame:
-    """Agreement needs items judged more than once; without any there is nothing to report."""
+def _per_scale(function, frame: pd.DataFrame, scales: list[int], **options) -> pd.DataFrame:
+    """A graded section on each scale's judgments, stacked: scores compare within a scale only."""
+    if len(scales) <= 1:
+        return function(frame, **options)
+    scale = frame["scale"].to_numpy()
+    return pd.concat([function(frame[scale == s], **options) for s in scales], ignore_index=True)
+
+
+def _agreement(frame: pd.DataFrame, scales: list[int]) -> pd.DataFrame:
+    """Agreement needs items judged more than once; without any there is nothing to report.
+
+    On one scale, every coefficient is on the scores; across scales, on outcomes over all
+    judgments, then on scores within each scale (a ``scale`` column says which).
+    """
     if len(frame) == 0 or "annotator" not in frame.columns:
         return pd.DataFrame()
     item = "comparison_id" if "comparison_id" in frame.columns else "prompt_id"
-    if frame.groupby(item)["annotator"].nunique().max() < 2:
+    if frame.groupby(item, observed=True)["annotator"].nunique().max() < 2:
         return pd.DataFrame()
-    return analysis.agreement_summary(frame, on="score" if "score" in frame.columns else "outcome")
+    if len(scales) <= 1:
+        return analysis.agreement_summary(
+            frame, on="score" if "score" in frame.columns else "outcome"
+        )
+    tables = [analysis.agreement_summary(frame, on="outcome").assign(scale=None)]
+    scale = frame["scale"].to_numpy()
+    for s in scales:
+        alone = frame[scale == s]
+        if alone.groupby(item, observed=True)["annotator"].nunique().max() >= 2:
+            tables.append(analysis.agreement_summary(alone, on="score").assign(scale=s))
+    return pd.concat(tables, ignore_index=True)
 
 
 # -- JSON ----------------------------------------------------------------------------------------
@@ -387,6 +424,8 @@ def report_json(report: Report) -> dict[str, Any]:
                     "rank": int(row.rank),
                     "rank_ci": [int(row.rank_low), int(row.rank_high)],
                     "n": int(row.n),
+                    "n_prompts": int(row.n_prompts),
+                    "small_sample": bool(row.small_sample),
                 }
                 for row in r.table.itertuples()
             ],
@@ -504,6 +543,7 @@ def _pair_records(rates: pd.DataFrame, extra: tuple[str, ...] = ()) -> list[dict
             record["anytime_ci"] = [_num(row["anytime_ci_low"]), _num(row["anytime_ci_high"])]
         record["p_value"] = _num(row["p_value"])
         record["method"] = row["method"]
+        record["small_sample"] = bool(row["small_sample"])
         records.append(record)
     return records
 
@@ -519,6 +559,7 @@ def _preference(p: analysis.Preference | None) -> dict[str, Any] | None:
         "ci": [_num(p.ci_low), _num(p.ci_high)],
         "p_value": _num(p.p_value),
         "method": p.method,
+        "small_sample": p.small_sample,
     }
 
 
@@ -629,6 +670,29 @@ def _interval(low: Any, high: Any, fmt=_pct) -> str:
     return f"[{fmt(low)}, {fmt(high)}]"
 
 
+SMALL_MARK = "†"
+SMALL_NOTE = (
+    f"{SMALL_MARK} fewer than {analysis.MIN_PROMPTS} prompts (small sample): the interval is "
+    "Wilson over the prompts, which holds there but is wide; read with care."
+)
+
+
+def _n(n: Any, small: Any) -> str:
+    """A count, marked when its row rests on a small sample."""
+    return f"{n} {SMALL_MARK}" if bool(small) else str(n)
+
+
+def _noted(prose: str, table: pd.DataFrame) -> str:
+    """``prose``, with the small-sample note when a row of ``table`` is marked."""
+    if "small_sample" in table.columns and table["small_sample"].astype(bool).any():
+        return f"{prose} {SMALL_NOTE}".strip()
+    return prose
+
+
+def _scale_cell(scale: Any) -> str:
+    return "all" if scale is None or pd.isna(scale) else f"{int(scale)}-point"
+
+
 def _p(value: Any) -> str:
     if value is None or pd.isna(value):
         return "–"
@@ -655,7 +719,8 @@ def _pair_table(
         header.insert(header.index("win") + 1, "win, anytime-valid")
     rows = []
     for r in rates.to_dict("records"):
-        cells = [Name(r[e]) for e in extra] + [Name(r["model_a"]), Name(r["model_b"]), str(r["n"])]
+        cells = [Name(r[e]) for e in extra] + [Name(r["model_a"]), Name(r["model_b"])]
+        cells.append(_n(r["n"], r.get("small_sample", False)))
         for rate in RATE_NAMES:
             cells.append(f"{_pct(r[rate])} {_interval(r[f'{rate}_ci_low'], r[f'{rate}_ci_high'])}")
             if rate == "win_rate" and anytime:
@@ -684,6 +749,8 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
             " Comparisons were assigned adaptively: the pair whose interval was widest got the"
             " next judgment, and within a pair the prompts are a random sample."
         )
+    if meta.get("scale") is not None:
+        intro = f"Judgments on the {meta['scale']}-point scale only. {intro}"
     if not c["judgments"]:
         intro = "No judgments yet: nothing to report."
     out: list[tuple[str, Any, Any]] = [("Summary", intro, None)]
@@ -708,14 +775,20 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
                 f"{t.rating:.0f}",
                 _interval(t.ci_low, t.ci_high, lambda v: f"{v:.0f}"),
                 f"{t.rank_low}–{t.rank_high}",
-                str(t.n),
+                _n(t.n, t.small_sample),
             ]
             for t in r.table.itertuples()
         ]
+        ratings_note = (
+            f"{SMALL_MARK} judged on fewer than {analysis.MIN_PROMPTS} prompts: read with care."
+            if r.table["small_sample"].any()
+            else ""
+        )
         out.append(
             (
                 LEADERBOARD,
-                f"{meta['method']['ratings']}; {r.rounds} rounds, seed {r.seed}, resampling {r.resample}.",
+                f"{meta['method']['ratings']}; {r.rounds} rounds, seed {r.seed}, "
+                f"resampling {r.resample}. {ratings_note}".strip(),
                 (["rank", "model", "rating", "interval", "rank interval", "n"], rows),
             )
         )
@@ -728,11 +801,11 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
             )
         )
     if len(report.pairs):
-        out.append((WIN_TIE_LOSS, "", _pair_table(report.pairs)))
+        out.append((WIN_TIE_LOSS, _noted("", report.pairs), _pair_table(report.pairs)))
         out.append(
             (
                 "Per-prompt majority view",
-                meta["method"]["majority"] + ".",
+                _noted(meta["method"]["majority"] + ".", report.majority),
                 _pair_table(report.majority),
             )
         )
@@ -742,7 +815,7 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
                 Name(r["model_a"]),
                 Name(r["model_b"]),
                 str(r.get("scale", "")),
-                str(r["n"]),
+                _n(r["n"], r.get("small_sample", False)),
                 f"{r['mean_score']:+.2f}",
                 _interval(r["mean_score_ci_low"], r["mean_score_ci_high"], lambda v: f"{v:+.2f}"),
             ]
@@ -756,20 +829,31 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
         out.append(
             (
                 "Graded scores",
-                f"Mean signed score for model A. Outcome mapping: {mapping}.",
+                _noted(
+                    "Mean signed score for model A, per scale (means compare within one scale "
+                    f"only). Outcome mapping: {mapping}.",
+                    report.scores,
+                ),
                 (["model A", "model B", "scale", "n", "mean score", "interval"], rows),
             )
         )
     if len(report.agreement):
+        per_scale = "scale" in report.agreement.columns
         rows = [
-            [a["method"], a["on"], f"{a['value']:.3f}", str(a["n_items"]), str(a["n_ratings"])]
+            [a["method"], a["on"]]
+            + ([_scale_cell(a["scale"])] if per_scale else [])
+            + [f"{a['value']:.3f}", str(a["n_items"]), str(a["n_ratings"])]
             for a in report.agreement.to_dict("records")
         ]
+        header = ["coefficient", "on", *(["scale"] if per_scale else [])]
+        prose = "Computed on items judged by two or more annotators."
+        if per_scale:
+            prose += " On outcomes over every scale; on scores within each scale."
         out.append(
             (
                 "Agreement between annotators",
-                "Computed on items judged by two or more annotators.",
-                (["coefficient", "on", "value", "items", "ratings"], rows),
+                prose,
+                ([*header, "value", "items", "ratings"], rows),
             )
         )
     bias_rows = []
@@ -779,17 +863,19 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
                 [
                     name,
                     p.favoured,
-                    str(p.n),
+                    _n(p.n, p.small_sample),
                     _pct(p.share),
                     _interval(p.ci_low, p.ci_high),
                     _p(p.p_value),
                 ]
             )
     if bias_rows:
+        small = any(p is not None and p.small_sample for p in (report.position, report.length))
         out.append(
             (
                 "Bias checks",
-                "Share of non-tied judgments won by the favoured side; 50% means no preference.",
+                "Share of non-tied judgments won by the favoured side; 50% means no preference."
+                + (f" {SMALL_NOTE}" if small else ""),
                 (["check", "favoured", "n", "share", "interval", "p"], bias_rows),
             )
         )
@@ -797,7 +883,7 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
         rows = [
             [
                 str(b["length_bucket"]),
-                str(b["n"]),
+                _n(b["n"], b.get("small_sample", False)),
                 _pct(b["win_rate"]),
                 _pct(b["tie_rate"]),
                 _pct(b["loss_rate"]),
@@ -807,7 +893,10 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
         out.append(
             (
                 "Longer response by length difference",
-                "Rates of the longer response, by how much longer it is.",
+                _noted(
+                    "Rates of the longer response, by how much longer it is.",
+                    report.length_buckets,
+                ),
                 (["longer by", "n", "win", "tie", "loss"], rows),
             )
         )
@@ -831,9 +920,21 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
             )
         )
     if len(report.by_category):
-        out.append(("By category", "", _pair_table(report.by_category, ("category",))))
+        out.append(
+            (
+                "By category",
+                _noted("", report.by_category),
+                _pair_table(report.by_category, ("category",)),
+            )
+        )
     if len(report.by_turns):
-        out.append(("Single- vs multi-turn", "", _pair_table(report.by_turns, ("turn_kind",))))
+        out.append(
+            (
+                "Single- vs multi-turn",
+                _noted("", report.by_turns),
+                _pair_table(report.by_turns, ("turn_kind",)),
+            )
+        )
     return out + _judge_sections(report)
 
 
@@ -844,7 +945,7 @@ def _judge_sections(report: Report) -> list[tuple[str, str, Any]]:
     if len(report.leaderboard):
         rows = [
             [
-                r["model"],
+                Name(r["model"]),
                 str(r["n"]),
                 f"{r['wins']}/{r['ties']}/{r['losses']}",
                 _pct(r["win_rate"]),
@@ -863,7 +964,7 @@ def _judge_sections(report: Report) -> list[tuple[str, str, Any]]:
         )
     if report.style is not None:
         rows = [
-            [t.model, f"{t.rating:.0f}", _interval(t.ci_low, t.ci_high, lambda v: f"{v:.0f}")]
+            [Name(t.model), f"{t.rating:.0f}", _interval(t.ci_low, t.ci_high, lambda v: f"{v:.0f}")]
             for t in report.style.table.itertuples()
         ]
         rows += [
@@ -885,8 +986,8 @@ def _judge_sections(report: Report) -> list[tuple[str, str, Any]]:
     if len(report.agreement_between):
         rows = [
             [
-                a["group_a"],
-                a["group_b"],
+                Name(a["group_a"]),
+                Name(a["group_b"]),
                 "all" if pd.isna(a["turn"]) else str(a["turn"]),
                 _pct(a["with_ties"]),
                 "–" if pd.isna(a["n_pairs_with_ties"]) else str(a["n_pairs_with_ties"]),
@@ -916,7 +1017,7 @@ def _judge_sections(report: Report) -> list[tuple[str, str, Any]]:
     if len(report.scorers):
         rows = [
             [
-                r["scorer"],
+                Name(r["scorer"]),
                 r["strength"] if pd.isna(r["scale"]) else f"{r['strength']} ({r['scale']}-point)",
                 str(r["n"]),
                 f"{_pct(r['accuracy'])} {_interval(r['ci_low'], r['ci_high'])}",
@@ -947,7 +1048,7 @@ def _judge_sections(report: Report) -> list[tuple[str, str, Any]]:
     if len(report.position_consistency):
         rows = [
             [
-                r["judge"],
+                Name(r["judge"]),
                 str(r["n"]),
                 f"{_pct(r['consistency'])} "
                 f"{_interval(r['consistency_ci_low'], r['consistency_ci_high'])}",
@@ -991,7 +1092,7 @@ def report_markdown(report: Report, *, chart_files: dict[str, str] | None = None
     for name, path in placed.pop(None, []):
         lines += [f"![{name}]({path})", ""]
     for heading, prose, table in sections(report):
-        lines += [f"## {heading}", ""]
+        lines += [f"## {markdown_text(heading)}", ""]
         if isinstance(prose, list):
             lines += [f"- {_md_escape(point)}" for point in prose] + [""]
         elif prose:

@@ -77,7 +77,13 @@ def naive_cluster_bootstrap(frame, rounds, seed):
         pooled = np.concatenate([groups[i] for i in rng.integers(len(groups), size=len(groups))])
         wins, ties = np.mean(pooled == 1), np.mean(pooled == 0)
         samples.append([wins, ties, np.mean(pooled == -1), wins + ties / 2])
-    return np.quantile(np.array(samples), [0.025, 0.975], axis=0)
+    tail = expanded_tail(len(groups))
+    return np.quantile(np.array(samples), [tail, 1 - tail], axis=0)
+
+
+def expanded_tail(n, confidence=0.95):
+    """Hesterberg's expanded percentile tail: normal quantile sqrt(n / (n - 1)) * t_{n-1}."""
+    return stats.norm.sf(np.sqrt(n / (n - 1)) * stats.t.ppf(0.5 + confidence / 2, n - 1))
 
 
 # --- the judgments frame -------------------------------------------------------------------
@@ -441,7 +447,8 @@ def test_mean_score_bootstrap_matches_a_naive_cluster_bootstrap():
         np.concatenate([groups[i] for i in rng.integers(len(groups), size=len(groups))]).mean()
         for _ in range(4000)
     ]
-    low, high = np.quantile(means, [0.025, 0.975])
+    tail = expanded_tail(len(groups))
+    low, high = np.quantile(means, [tail, 1 - tail])
     assert row["mean_score_ci_low"] == pytest.approx(low, abs=0.04)
     assert row["mean_score_ci_high"] == pytest.approx(high, abs=0.04)
 
@@ -494,10 +501,11 @@ def test_one_pass_breakdown_equals_pair_rates_on_each_group():
     frame.loc[turned, "score"] = -frame.loc[turned, "score"]
     frame = frame.drop(columns="outcome").astype({"category": "category", "prompt_id": "category"})
     by = ["category", "turns"]
-    table = breakdown(frame, by, rounds=200, seed=3)
+    boot = {"method": "cluster_bootstrap", "rounds": 200, "seed": 3}  # groups of a few prompts
+    table = breakdown(frame, by, **boot)
     pieces = []
     for key, group in canonical_pairs(frame).groupby(by, sort=True, observed=True):
-        alone = pair_rates(group, rounds=200, seed=3)
+        alone = pair_rates(group, **boot)
         pieces.append(alone.assign(category=key[0], turns=key[1])[by + list(alone.columns)])
     expected = pd.concat(pieces, ignore_index=True).astype({"category": "str"})
     assert set(table["method"]) == {"cluster_bootstrap"}
@@ -532,12 +540,12 @@ def test_bootstrap_at_zero_or_one_falls_back_to_wilson_over_prompts():
     """Every round of a one-sided pair has the same rate; the interval must still have width."""
     rows = [
         {"prompt_id": f"p{i}", "model_a": "a", "model_b": "b", "score": -1, "annotator": f"r{j}"}
-        for i in range(10)
+        for i in range(30)
         for j in range(3)
     ]
     rates = pair_rates(pd.DataFrame(rows), rounds=200).iloc[0]
     assert rates["method"] == "cluster_bootstrap"
-    wilson = stats.binomtest(0, 10).proportion_ci(method="wilson")
+    wilson = stats.binomtest(0, 30).proportion_ci(method="wilson")
     assert (rates["win_rate_ci_low"], rates["win_rate_ci_high"]) == pytest.approx(
         (0.0, wilson.high)
     )

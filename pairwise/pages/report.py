@@ -17,20 +17,29 @@ from pairwise.render import literal_markdown
 
 ALL = "(all studies)"
 NONE = "(none)"
+ALL_SCALES = "(all scales)"
 
 
 def page() -> None:
     ctx = require_admin()
     store = ctx.store
     st.title("Report")
-    studies = [s.name for s in store.studies(include_set_apart=False)[::-1]]
-    left, middle, right = st.columns([2, 1, 1])
-    chosen = left.selectbox("Study", [*studies, ALL], key="report.study")
+    studies = store.studies(include_set_apart=False)[::-1]
+    left, scales_column, middle, right = st.columns([2, 1, 1, 1])
+    chosen = left.selectbox("Study", [*(s.name for s in studies), ALL], key="report.study")
+    study = None if chosen == ALL else chosen
+    scales = sorted({s.scale.points for s in studies if study is None or s.name == study})
+    scale = scales_column.selectbox(
+        "Scale",
+        [None, *scales],
+        format_func=lambda s: ALL_SCALES if s is None else f"{s}-point",
+        key="report.scale",
+        help="Rates, ratings and bias checks read every scale; graded scores are per scale.",
+    )
     rounds = middle.number_input(
         "Bootstrap rounds", 100, 10_000, 1000, step=100, key="report.rounds"
     )
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="report.seed")
-    study = None if chosen == ALL else chosen
     models = store.models()
     views = st.columns([1, 1, 1])
     baseline = views[0].selectbox("Baseline (leaderboard)", [NONE, *models], key="report.baseline")
@@ -42,6 +51,7 @@ def page() -> None:
     version = (
         store.path,
         study,
+        scale,
         store.counts()["judgments"],
         int(rounds),
         int(seed),
@@ -61,6 +71,7 @@ def page() -> None:
                     baseline=baseline,
                     focus=focus,
                     style_control=style_control,
+                    scale=scale,
                 )
             except ValueError as e:  # say, a baseline the chosen study never judged
                 st.error(str(e))
@@ -96,6 +107,11 @@ def show(result: report.Report) -> None:
         f"{stem}.json",
         "application/json",
     )
+    if _any_small(result):
+        st.warning(
+            report.SMALL_NOTE.removeprefix(report.SMALL_MARK + " ").capitalize()
+            + f" Such rows are marked {report.SMALL_MARK} beside their count."
+        )
     placed = report.charts_after(report.charts(result))
     for heading, prose, table in report.sections(result):
         if heading == "Summary":
@@ -123,3 +139,11 @@ def _unique(header: list[str]) -> list[str]:
         seen[name] = seen.get(name, 0) + 1
         out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
     return out
+
+
+def _any_small(result: report.Report) -> bool:
+    tables = [result.pairs, result.majority, result.scores, result.by_category, result.by_turns]
+    if result.ratings is not None:
+        tables.append(result.ratings.table)
+    marked = any("small_sample" in t.columns and t["small_sample"].any() for t in tables)
+    return marked or any(p is not None and p.small_sample for p in (result.position, result.length))
