@@ -623,8 +623,8 @@ def revoke(store: Store, name: str) -> None:
 )
 @click.option(
     "--scale",
-    type=click.IntRange(2),
-    help="Only judgments on this scale (e.g. 7). Default: every scale; graded sections per scale.",
+    type=click.Choice(["7", "5", "3", "2"]),
+    help="Only judgments on this scale. Default: every scale, graded sections per scale.",
 )
 @pass_store
 def report_command(
@@ -638,7 +638,7 @@ def report_command(
     baseline: str | None,
     focus: str | None,
     style_control: bool,
-    scale: int | None,
+    scale: str | None,
 ) -> None:
     """Win / tie / loss rates with intervals, ratings, agreement and bias checks."""
     from . import report
@@ -655,7 +655,7 @@ def report_command(
             baseline=baseline,
             focus=focus,
             style_control=style_control,
-            scale=scale,
+            scale=None if scale is None else int(scale),
         )
     if out is None:
         click.echo(report.render(result, fmt or "md"))
