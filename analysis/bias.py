@@ -14,7 +14,7 @@ non-tied judgments.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,9 @@ class Preference:
     seed: int | None
     small_sample: bool = False
     """Fewer than ``MIN_PROMPTS`` prompts: the interval is Wilson over prompts; read with care."""
+    unknown_side: int = 0
+    """Judgments left out because the side each response was shown on is unknown (position check:
+    judgments imported without ``shown_order``)."""
 
 
 def position_preference(
@@ -69,11 +72,15 @@ def position_preference(
     """Share of non-tied judgments won by the response shown on the left (Response 1).
 
     A share well above one half means annotators favour whatever comes first, and that the study
-    needs (as the app does) to randomise the side each model is shown on. Needs ``shown_order``.
+    needs (as the app does) to randomise the side each model is shown on. Needs ``shown_order``;
+    judgments whose shown order is missing (imported without it) are left out, never guessed,
+    and counted in ``unknown_side``.
     """
     require_columns(frame, ["prompt_id", "shown_order"], needed_by="position_preference")
-    favoured = _favoured_judgments(frame, _a_shown_left(frame), needed_by="position_preference")
-    return _preference("left-shown response", favoured, method, rounds, seed, confidence)
+    left = _a_shown_left(frame)
+    favoured = _favoured_judgments(frame, left, needed_by="position_preference")
+    found = _preference("left-shown response", favoured, method, rounds, seed, confidence)
+    return replace(found, unknown_side=int((left == 0).sum()))
 
 
 def length_preference(
@@ -142,39 +149,42 @@ def annotator_summary(frame: pd.DataFrame, *, confidence: float = 0.95) -> pd.Da
 
     An annotator who ties far more than the others, or who picks the left response far more than
     half the time, or who answers in a few seconds, is worth a look before their judgments count.
-    Columns: annotator, n, ties, tie_rate (with Wilson interval), decided, left_wins,
-    left_win_share (with Wilson interval), left_p_value (sign test against one half),
-    mean_seconds. Each annotator judges a comparison once, so their judgments are taken as
-    independent.
+    Columns: annotator, n, ties, tie_rate (with Wilson interval), decided, left_decided (the
+    decided judgments whose shown side is known), left_wins, left_win_share (of left_decided,
+    with Wilson interval), left_p_value (sign test against one half), mean_seconds. Each
+    annotator judges a comparison once, so their judgments are taken as independent.
     """
     require_columns(frame, ["annotator", "shown_order", "seconds"], needed_by="annotator_summary")
     require_values(frame, ["annotator"], needed_by="annotator_summary")
     require_outcomes(frame, needed_by="annotator_summary")
     signs = outcome_signs(frame)
-    left_won = signs * _a_shown_left(frame) > 0
+    left = _a_shown_left(frame)
     per_judgment = pd.DataFrame(
         {
             "annotator": frame["annotator"].to_numpy(),
             "n": 1,
             "ties": signs == 0,
             "decided": signs != 0,
-            "left_wins": left_won,
+            "left_decided": (signs != 0) & (left != 0),
+            "left_wins": signs * left > 0,
             "seconds": pd.to_numeric(frame["seconds"], errors="coerce").to_numpy(),
         }
     )
     grouped = per_judgment.groupby("annotator", sort=True)
-    summary = grouped[["n", "ties", "decided", "left_wins"]].sum().astype(np.int64)
+    counts = ["n", "ties", "decided", "left_decided", "left_wins"]
+    summary = grouped[counts].sum().astype(np.int64)
     summary["mean_seconds"] = grouped["seconds"].mean()
     for share, count, total in (
         ("tie_rate", "ties", "n"),
-        ("left_win_share", "left_wins", "decided"),
+        ("left_win_share", "left_wins", "left_decided"),
     ):
         with np.errstate(divide="ignore", invalid="ignore"):
             summary[share] = summary[count] / summary[total]
         low, high = wilson_interval(summary[count], summary[total], confidence)
         summary[f"{share}_ci_low"], summary[f"{share}_ci_high"] = low, high
-    summary["left_p_value"] = sign_test(summary["left_wins"], summary["decided"])
+    summary["left_p_value"] = sign_test(summary["left_wins"], summary["left_decided"])
     order = ["n", "ties", "tie_rate", "tie_rate_ci_low", "tie_rate_ci_high", "decided"]
+    order += ["left_decided"]
     order += ["left_wins", "left_win_share", "left_win_share_ci_low", "left_win_share_ci_high"]
     order += ["left_p_value", "mean_seconds"]
     return summary[order].reset_index()
@@ -235,15 +245,17 @@ def _favoured_judgments(
 
 
 def _a_shown_left(frame: pd.DataFrame) -> np.ndarray:
-    """+1 where model A was shown on the left, -1 where on the right."""
+    """+1 where model A was shown on the left, -1 where on the right, 0 where the side is unknown
+    (missing ``shown_order``: judgments imported without it), so that they are left out."""
     order = frame["shown_order"]
-    bad = np.flatnonzero(~order.isin(SHOWN_ORDERS).to_numpy())
+    known = order.notna().to_numpy()
+    bad = np.flatnonzero(known & ~order.isin(SHOWN_ORDERS).to_numpy())
     if bad.size:
         raise ValueError(
             f"{describe_row(frame, bad[0])}: shown_order is {cell(frame, 'shown_order', bad[0])!r}; "
             "expected 'AB' (model A shown left) or 'BA'"
         )
-    return np.where((order == "AB").to_numpy(), 1, -1).astype(np.int8)
+    return np.where(known, np.where((order == "AB").to_numpy(), 1, -1), 0).astype(np.int8)
 
 
 def _a_longer(frame: pd.DataFrame) -> np.ndarray:

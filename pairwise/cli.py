@@ -293,8 +293,9 @@ def study_list(store: Store) -> None:
         click.echo("No studies yet: pairwise study create NAME --models A,B")
     for s in studies:
         apart = "  [set apart]" if s.set_apart else ""
+        kind = ", imported, read-only" if s.read_only else ""
         click.echo(
-            f"{s.name}  ({s.scale.points}-point, overlap {s.overlap}):"
+            f"{s.name}  ({s.scale.points}-point, overlap {s.overlap}{kind}):"
             f" {_progress_line(store, s)}{apart}"
         )
 
@@ -326,6 +327,7 @@ def study_show(store: Store, name: str, target: float) -> None:
         ),
         ("gold rate", f"{s.gold_rate:g}"),
         ("assignment", "adaptive (least settled pair first)" if s.adaptive else "random order"),
+        ("annotation", "read-only (imported without texts)" if s.read_only else "open"),
         ("guidelines", f"{len(s.guidelines)} characters" if s.guidelines else "none"),
         ("created", s.created_at),
         ("progress", _progress_line(store, s)),

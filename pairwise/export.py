@@ -1128,7 +1128,7 @@ def _loader(o: ExportOptions, files: Mapping[str, Path]) -> str:
             "import pandas as pd\n"
             f'frame = pd.read_csv("{first}", keep_default_na=False,\n'
             '                    na_values={c: [""] for c in ("seconds", "gold_score",'
-            ' "score_ab", "score_ba")})\n'
+            ' "score_ab", "score_ba", "shown_order")})\n'
             "# text cells a spreadsheet would run as formulas were written with a leading '\n"
             'frame = frame.replace(r"^\'(?=[\'=+\\-@\\t\\r])", "", regex=True)'
         )

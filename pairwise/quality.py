@@ -99,8 +99,8 @@ def annotator_quality(judgments: pd.DataFrame, passes: pd.DataFrame | None = Non
       score and the gold score, in scale points.
     - ``majority_items``, ``majority_agreement``: judgments whose comparison has a leave-one-out
       reference (see :func:`leave_one_out_majority`), and the share of them that match it.
-    - ``left_rate``: of the judgments that were not ties, the share where the response shown on the
-      left won; about 0.5 for an annotator without position bias. ``tie_rate``: share of ties.
+    - ``left_rate``: of the judgments that were not ties and whose shown side is known, the share
+      where the response shown on the left won; about 0.5 for an annotator without position bias. ``tie_rate``: share of ties.
     - ``skips`` and ``flags``: passes with reason ``skip``, and with any other reason.
 
     A rate with nothing to count is NaN, not 0: "no gold items yet" is not "every gold item wrong".
@@ -112,7 +112,9 @@ def annotator_quality(judgments: pd.DataFrame, passes: pd.DataFrame | None = Non
     signs = _signs(judgments)
     majority = leave_one_out_majority(judgments)
     outcome = np.array(["loss", "tie", "win"], dtype=object)[signs + 1]
-    left_won = (signs > 0) == (judgments["shown_order"].to_numpy() == "AB")
+    order = judgments["shown_order"]
+    left_won = (signs > 0) == (order.to_numpy() == "AB")
+    side_known = order.notna().to_numpy()  # imported judgments may not say which side was left
     gold = np.zeros(len(judgments), dtype=bool)
     gold_score = np.full(len(judgments), np.nan)
     if "gold_score" in judgments.columns:
@@ -138,7 +140,7 @@ def annotator_quality(judgments: pd.DataFrame, passes: pd.DataFrame | None = Non
             "gold_error": np.where(gold, np.abs(score - gold_score), np.nan),
             "has_majority": has_majority.astype(int),
             "agrees": np.where(has_majority, outcome == majority.to_numpy(), np.nan),
-            "left_won": np.where(decided, left_won, np.nan),
+            "left_won": np.where(decided & side_known, left_won, np.nan),
             "tie": (~decided).astype(float),
         }
     )

@@ -203,6 +203,7 @@ def build_report(
             "comparisons": _distinct(frame, "comparison_id"),
             "annotators": _distinct(frame, "annotator"),
             "models": len(models),
+            "unknown_shown_order": _missing(frame, "shown_order"),
             "store": counts,
         },
         "method": {
@@ -342,6 +343,10 @@ def _decisive_rates(frame: pd.DataFrame, **options: Any) -> pd.DataFrame:
     return analysis.pair_rates(decided, **options) if len(decided) else pd.DataFrame()
 
 
+def _missing(frame: pd.DataFrame, column: str) -> int | None:
+    return int(frame[column].isna().sum()) if column in frame.columns else None
+
+
 def _distinct(frame: pd.DataFrame, column: str) -> int | None:
     return int(frame[column].nunique()) if column in frame.columns else None
 
@@ -351,9 +356,10 @@ def _maybe(function, frame: pd.DataFrame, needs: str, **options):
     if len(frame) == 0 or needs not in frame.columns:
         return None
     try:
-        return function(frame, **options)
+        found = function(frame, **options)
     except ValueError:
         return None
+    return None if isinstance(found, analysis.Preference) and found.n == 0 else found
 
 
 def _has_model(frame: pd.DataFrame, model: str) -> bool:
@@ -560,6 +566,7 @@ def _preference(p: analysis.Preference | None) -> dict[str, Any] | None:
         "p_value": _num(p.p_value),
         "method": p.method,
         "small_sample": p.small_sample,
+        "unknown_side": p.unknown_side,
     }
 
 
@@ -869,14 +876,25 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
                     _p(p.p_value),
                 ]
             )
-    if bias_rows:
+    unknown = c.get("unknown_shown_order") or 0
+    if bias_rows or unknown:
         small = any(p is not None and p.small_sample for p in (report.position, report.length))
+        left_out = (
+            f" Position check: {unknown} judgment(s) left out, because the side each response "
+            "was shown on is unknown (judgments imported without it, e.g. Chatbot Arena or "
+            "MT-Bench records); the left/right share is never computed from a guess."
+            if unknown
+            else ""
+        )
         out.append(
             (
                 "Bias checks",
                 "Share of non-tied judgments won by the favoured side; 50% means no preference."
+                + left_out
                 + (f" {SMALL_NOTE}" if small else ""),
-                (["check", "favoured", "n", "share", "interval", "p"], bias_rows),
+                (["check", "favoured", "n", "share", "interval", "p"], bias_rows)
+                if bias_rows
+                else None,
             )
         )
     if len(report.length_buckets):

@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS studies (
     created_at TEXT NOT NULL,
     adaptive INTEGER NOT NULL DEFAULT 0, -- 1: hand out the least settled pair's comparisons first
     demo INTEGER NOT NULL DEFAULT 0,     -- the demo study seeded on first start
-    set_apart_at TEXT                    -- when it was set apart: out of annotation and default views
+    set_apart_at TEXT,                   -- when it was set apart: out of annotation and default views
+    read_only INTEGER NOT NULL DEFAULT 0 -- 1: imported without texts, never served for annotation
 );
 CREATE TABLE IF NOT EXISTS study_pairs (
     id INTEGER PRIMARY KEY,
@@ -138,7 +139,7 @@ CREATE TABLE IF NOT EXISTS judgments (
     comparison_id INTEGER NOT NULL REFERENCES comparisons(id),
     annotator_id INTEGER NOT NULL REFERENCES annotators(id),
     score INTEGER NOT NULL,          -- oriented to model A: + A better, 0 tie, - B better
-    shown_order TEXT NOT NULL CHECK (shown_order IN ('AB', 'BA')),
+    shown_order TEXT CHECK (shown_order IN ('AB', 'BA')), -- NULL: unknown (imported without it)
     rationale TEXT NOT NULL DEFAULT '',
     seconds REAL,
     created_at TEXT NOT NULL,
@@ -331,6 +332,7 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("comparisons", "pair_id", "INTEGER REFERENCES study_pairs(id)"),
     ("studies", "demo", "INTEGER NOT NULL DEFAULT 0"),
     ("studies", "set_apart_at", "TEXT"),
+    ("studies", "read_only", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -339,6 +341,21 @@ _ANNOTATOR_COLUMNS = "id, name, role, email, excluded, judge_kind"
 
 def _annotator_from(row: Sequence[Any]) -> Annotator:
     return Annotator(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
+
+
+PLACEHOLDER_RESPONSE = "(response not provided)"
+"""The text of a response that judgments were imported without. It names no model."""
+PLACEHOLDER_MARK = "text not provided)"
+"""How every placeholder prompt turn ends (and placeholder responses of earlier versions)."""
+_OLD_PLACEHOLDER_RESPONSE = "(response of % — text not provided)"
+# Studies with a comparison whose prompt or a response is a placeholder: read-only.
+_MARK_READ_ONLY = (
+    "UPDATE studies SET read_only = 1 WHERE read_only = 0 AND id IN ("
+    " SELECT c.study_id FROM comparisons c JOIN responses r ON r.id IN (c.response_a, c.response_b)"
+    " WHERE r.content = ? OR r.content LIKE ?"
+    " UNION SELECT c.study_id FROM comparisons c JOIN prompts p ON p.id = c.prompt_id"
+    " WHERE p.messages LIKE ?)"
+)
 
 
 def now_iso() -> str:
@@ -384,6 +401,8 @@ class Study:
     adaptive: bool = False
     demo: bool = False
     set_apart_at: str | None = None
+    read_only: bool = False
+    """Imported without the texts of its prompts or responses: reported, never annotated."""
 
     @property
     def set_apart(self) -> bool:
@@ -446,7 +465,8 @@ class Recorded:
 class ImportedJudgment:
     """A judgment made outside the app, ready for :meth:`Store.add_judgments`.
 
-    ``score`` is oriented to the comparison's model A; ``created_at`` defaults to the import time.
+    ``score`` is oriented to the comparison's model A; ``shown_order`` is ``None`` when the side
+    each response was shown on is unknown; ``created_at`` defaults to the import time.
     ``p_a`` is a soft verdict, the probability that A is better (``None``: the score says it);
     ``score_ab`` and ``score_ba`` are a judge's scores with A shown first and with B shown first,
     when it saw both orders.
@@ -455,7 +475,7 @@ class ImportedJudgment:
     comparison_id: int
     annotator_id: int
     score: int
-    shown_order: str = "AB"
+    shown_order: str | None = None
     rationale: str = ""
     seconds: float | None = None
     created_at: str | None = None
@@ -519,6 +539,7 @@ class Store:
             for statement in _split_sql(_SCHEMA):
                 self.conn.execute(statement)
             self._add_missing_columns()
+            self._allow_unknown_shown_order()
             for statement in [*_TRIGGERS, *_PAIR_TRIGGERS, _FILL_STUDY_TOTALS]:
                 self.conn.execute(statement)
             if self.conn.execute(
@@ -544,6 +565,39 @@ class Store:
             present = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
             if column not in present:
                 self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+                if (table, column) == ("studies", "read_only"):
+                    self._anonymise_old_placeholders()
+
+    def _anonymise_old_placeholders(self) -> None:
+        """Earlier versions named the model in a placeholder response; rename them, and make the
+        studies that use placeholders read-only."""
+        self.conn.execute(
+            "UPDATE responses SET content = ?, chars = ?, content_hash = ? WHERE content LIKE ?",
+            [
+                PLACEHOLDER_RESPONSE,
+                len(PLACEHOLDER_RESPONSE),
+                content_hash(PLACEHOLDER_RESPONSE),
+                _OLD_PLACEHOLDER_RESPONSE,
+            ],
+        )
+        self.mark_read_only_studies()
+
+    def mark_read_only_studies(self) -> int:
+        """Mark read-only every study with a comparison whose prompt or response is a placeholder
+        (imported without its text); returns how many studies became read-only."""
+        with self.transaction() as conn:
+            marked = conn.execute(
+                _MARK_READ_ONLY,
+                [PLACEHOLDER_RESPONSE, _OLD_PLACEHOLDER_RESPONSE, f"%{PLACEHOLDER_MARK}%"],
+            )
+            return marked.rowcount
+
+    def _allow_unknown_shown_order(self) -> None:
+        """Judgments imported without the side they were shown on store it as NULL; a store
+        written when ``shown_order`` was NOT NULL gets its judgments table rebuilt, once."""
+        columns = self.conn.execute("PRAGMA table_info(judgments)").fetchall()
+        if any(column[1] == "shown_order" and column[3] for column in columns):
+            self.db["judgments"].transform(not_null={"shown_order": False})
 
     @property
     def schema_version(self) -> int:
@@ -898,11 +952,12 @@ class Store:
             adaptive=bool(row[10]),
             demo=bool(row[11]),
             set_apart_at=row[12],
+            read_only=bool(row[13]),
         )
 
     _STUDY_COLUMNS = (
         "id, name, question, guidelines, scale, overlap, models, pair_plan, gold_rate, created_at,"
-        " adaptive, demo, set_apart_at"
+        " adaptive, demo, set_apart_at, read_only"
     )
 
     def get_study(self, name_or_id: str | int) -> Study:
@@ -1019,8 +1074,9 @@ class Store:
     def study_to_annotate(self, annotator_id: int) -> Study | None:
         """The study an annotator starts on: the oldest (not set apart) with something left for
         them to rate, else the oldest (``None`` without studies). A study created later does not
-        take over people who are still working through an earlier one."""
-        studies = self.studies(include_set_apart=False)
+        take over people who are still working through an earlier one. Read-only studies
+        (imported without texts) are never annotated."""
+        studies = [s for s in self.studies(include_set_apart=False) if not s.read_only]
         for study in studies:
             if self.annotator_progress(study, annotator_id)["available"] > 0:
                 return study
@@ -1240,12 +1296,19 @@ class Store:
         the overlap. Picking and leasing happen in one write transaction, so two annotators cannot
         both take the last slot. ``gold=True`` asks for a gold item (any not yet seen, overlap
         ignored); when none is left a regular item is given. By default (``gold=None``) a new item
-        is a gold one with the study's ``gold_rate``, drawn from ``rng``.
+        is a gold one with the study's ``gold_rate``, drawn from ``rng``. A read-only study
+        (imported without texts) is refused with a :class:`StoreError`.
         """
         rng = rng or random
         now = time.time() if clock is None else clock
         self._check_person(annotator_id)
         with self.transaction() as conn:
+            read_only = conn.execute("SELECT read_only FROM studies WHERE id = ?", [study.id])
+            if (read_only.fetchone() or (0,))[0]:
+                raise StoreError(
+                    f"study {study.name!r} was imported without the texts of its prompts or "
+                    "responses: it can be reported on, not annotated"
+                )
             row = conn.execute(
                 "SELECT l.comparison_id, l.shown_order FROM leases l"
                 " JOIN comparisons c ON c.id = l.comparison_id"
@@ -1695,8 +1758,10 @@ class Store:
                     scales[j.comparison_id].check(j.score)
                 except ValueError as e:
                     raise StoreError(str(e)) from None
-                if j.shown_order not in SHOWN_ORDERS:
-                    raise StoreError(f"shown_order must be 'AB' or 'BA', not {j.shown_order!r}")
+                if j.shown_order is not None and j.shown_order not in SHOWN_ORDERS:
+                    raise StoreError(
+                        f"shown_order must be 'AB', 'BA' or None (unknown), not {j.shown_order!r}"
+                    )
                 if j.p_a is not None and not 0 <= j.p_a <= 1:
                     raise StoreError(f"p_a must be between 0 and 1, not {j.p_a!r}")
                 verdict = (int(j.score), j.p_a, j.score_ab, j.score_ba)
@@ -1851,8 +1916,8 @@ class Store:
                 ).fetchone()
             )
         judged = self._read_columns(
-            "SELECT id, comparison_id, annotator_id, score, shown_order = 'BA', seconds,"
-            " created_at, rationale, p_a, score_ab, score_ba FROM judgments"
+            "SELECT id, comparison_id, annotator_id, score, coalesce(shown_order = 'BA', 2),"
+            " seconds, created_at, rationale, p_a, score_ab, score_ba FROM judgments"
             + span
             + " ORDER BY id",
             span_params,
@@ -1910,7 +1975,7 @@ class Store:
                 "scale": _take(studies["scale"], of_study),
                 "score": score,
                 "p_a": p_a,
-                "shown_order": _take(pd.Series(["AB", "BA"]), shown_ba),
+                "shown_order": _take(pd.Series(["AB", "BA", None], dtype="str"), shown_ba),
                 "annotator": _take(people["name"], of_annotator),
                 "judge_kind": _take(people["judge_kind"], of_annotator),
                 "seconds": seconds,

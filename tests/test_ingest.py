@@ -523,17 +523,22 @@ ARENA = [
 
 # By hand: (prompt, model A, model B, annotator) -> (score for A, shown order), where A/B is the
 # first orientation the file names for the pair (llama first: line 6 names it before question 81).
+# Arena and MT-Bench records do not say which side each model was shown on: unknown (None).
 EXPECTED = {
-    ("q1", "gpt-4", "claude", "u1"): (1, "AB"),
-    ("q1", "gpt-4", "claude", "u2"): (-1, "BA"),
-    ("q1", "gpt-4", "claude", "u3"): (0, "BA"),
-    ("q1", "gpt-4", "claude", "u4"): (0, "AB"),
-    ("q1", "gpt-4", "claude", "u5"): (1, "BA"),
-    ("q1", "llama", "gpt-4", "u1"): (-1, "AB"),
-    ("81", "llama", "gpt-4", "expert_0"): (-1, "BA"),
-    ("81-turn2", "llama", "gpt-4", "expert_0"): (-1, "AB"),
-    ("99", "llama", "claude", "gpt-4/pair-v2"): (-1, "AB"),
+    ("q1", "gpt-4", "claude", "u1"): (1, None),
+    ("q1", "gpt-4", "claude", "u2"): (-1, None),
+    ("q1", "gpt-4", "claude", "u3"): (0, None),
+    ("q1", "gpt-4", "claude", "u4"): (0, None),
+    ("q1", "gpt-4", "claude", "u5"): (1, None),
+    ("q1", "llama", "gpt-4", "u1"): (-1, None),
+    ("81", "llama", "gpt-4", "expert_0"): (-1, None),
+    ("81-turn2", "llama", "gpt-4", "expert_0"): (-1, None),
+    ("99", "llama", "claude", "gpt-4/pair-v2"): (-1, None),
 }
+
+
+def _order(shown_order):
+    return None if pd.isna(shown_order) else shown_order
 
 
 def test_arena_records_map_to_one_comparison_per_pair_and_prompt(store, write_file):
@@ -543,7 +548,7 @@ def test_arena_records_map_to_one_comparison_per_pair_and_prompt(store, write_fi
     assert result.inserted["comparisons"] == 5  # q1 x 2 pairs, 81, 81-turn2, 99
     frame = store.judgments_frame("arena")
     got = {
-        (r.prompt_id, r.model_a, r.model_b, r.annotator): (r.score, r.shown_order)
+        (r.prompt_id, r.model_a, r.model_b, r.annotator): (r.score, _order(r.shown_order))
         for r in frame.itertuples()
     }
     assert got == EXPECTED
@@ -571,7 +576,7 @@ def test_arena_texts_turns_and_placeholders(store, write_file):
     assert texts["q1", "claude"] == "Hello! How can I help?"
     assert texts["81", "llama"] == "Go."
     assert texts["81-turn2", "llama"] == "No."
-    assert texts["99", "claude"] == "(response of claude — text not provided)"
+    assert texts["99", "claude"] == texts["99", "llama"] == "(response not provided)"
     assert store.get_prompt("99").messages == [user("(question 99 — text not provided)")]
 
 
@@ -598,7 +603,7 @@ def test_arena_csv_reads_like_json(store, write_file):
     frame.to_csv(path, index=False)
     import_judgments(store, path)
     got = {
-        (r.prompt_id, r.model_a, r.model_b, r.annotator): (r.score, r.shown_order)
+        (r.prompt_id, r.model_a, r.model_b, r.annotator): (r.score, _order(r.shown_order))
         for r in store.judgments_frame("arena").itertuples()
     }
     assert got == EXPECTED
@@ -746,8 +751,9 @@ def test_frame_rows_without_texts_or_scale(store, write_file):
     ]
     import_judgments(store, write_file("mine.jsonl", jsonl(*rows)))
     frame = store.judgments_frame("mine")
-    got = sorted(zip(frame.prompt_id, frame.annotator, frame.score, frame.shown_order, strict=True))
-    assert got == [("x1", "k", 1, "AB"), ("x1", "l", -1, "AB"), ("x2", "k", 0, "AB")]
+    orders = map(_order, frame.shown_order)  # unknown unless the record gives it
+    got = sorted(zip(frame.prompt_id, frame.annotator, frame.score, orders, strict=True))
+    assert got == [("x1", "k", 1, None), ("x1", "l", -1, "AB"), ("x2", "k", 0, None)]
     assert set(frame.scale) == {3}
 
     before = dump(store)

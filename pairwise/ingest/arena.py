@@ -2,8 +2,9 @@
 
 They map to the 3-point scale (``model_a`` +1, ``model_b`` -1, either tie 0). The prompt id is
 ``question_id`` (with ``-turn<N>`` from turn 2 on), else a hash of the prompt messages; texts come
-from ``conversation_a`` / ``conversation_b`` when given, else placeholders. The record's
-``model_a`` was shown on the left, so ``shown_order`` is ``"AB"``.
+from ``conversation_a`` / ``conversation_b`` when given, else placeholders. A record does not
+say which side each model was shown on (Chatbot Arena randomises it), so ``shown_order`` is
+unknown (``None``) and the judgments stay out of position checks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime, timezone
 
 from ..store import content_hash
 from .fields import Fields
-from .judged import Judged, JudgmentFormat, judged, prompt_or_placeholder
+from .judged import UNKNOWN_ORDER, Judged, JudgmentFormat, judged, prompt_or_placeholder
 from .texts import DEFAULT_CATEGORY
 
 WINNER_SCORES = {"model_a": 1, "model_b": -1, "tie": 0, "tie (bothbad)": 0}
@@ -56,7 +57,7 @@ def battle_from(f: Fields) -> Judged | None:
         score=WINNER_SCORES[winner],
         scale=3,
         scale_declared=False,
-        shown_order="AB",
+        shown_order=UNKNOWN_ORDER,
         fields=_ARENA_FIELDS,
         created_at=time_of(tstamp),
         judge_kind=judge_kind,

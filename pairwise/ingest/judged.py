@@ -33,7 +33,7 @@ class Judged:
     score: int
     scale: int | None  # the scale a new study gets (None: the record cannot say)
     scale_declared: bool  # the record names its scale, which the study must have
-    shown_order: str
+    shown_order: str | None  # None: the record does not say which side was shown left
     fields: tuple[str, str, str, str]  # the fields of the score, the prompt, the two responses
     rationale: str = ""
     seconds: float | None = None
@@ -58,8 +58,9 @@ class JudgmentFormat:
     left_out: Callable[[Record], str | None] = lambda record: None
 
 
-UNKNOWN_ORDER = "AB"
-"""The shown order of a judgment whose file does not say which side was shown first."""
+UNKNOWN_ORDER = None
+"""The shown order of a judgment whose file does not say which side was shown first: unknown,
+stored as NULL, and left out of position checks (never a guess)."""
 
 
 def soft_score(p_a: float) -> tuple[int, float | None]:
@@ -91,7 +92,3 @@ def _placeholder_prompt(prompt_id: str, label: str, category: str, turns: int) -
     else:
         texts = [f"(question {label}, turn {t} — text not provided)" for t in range(1, turns + 1)]
     return make_prompt(prompt_id, category, [{"role": "user", "content": t} for t in texts])
-
-
-def placeholder_response(model: str) -> str:
-    return f"(response of {model} — text not provided)"

@@ -14,10 +14,17 @@ from typing import Any, NamedTuple
 
 from .. import progress
 from ..scales import Scale
-from ..store import ImportedJudgment, Prompt, Store, StoreError, collector_paused
+from ..store import (
+    PLACEHOLDER_RESPONSE,
+    ImportedJudgment,
+    Prompt,
+    Store,
+    StoreError,
+    collector_paused,
+)
 from . import alpaca_eval, arena, mt_bench, own
 from .fields import Fields
-from .judged import Judged, JudgmentFormat, placeholder_response
+from .judged import Judged, JudgmentFormat
 from .reader import Imported, Problems, Record, read_records
 from .texts import Response, new_prompts, new_responses
 
@@ -85,7 +92,7 @@ class _Verdict(NamedTuple):
     """What a judgment says, oriented to one model A; turned around by :meth:`flipped`."""
 
     score: int
-    shown_order: str
+    shown_order: str | None  # None: unknown
     p_a: float | None
     score_ab: int | None
     score_ba: int | None
@@ -104,6 +111,25 @@ class _Verdict(NamedTuple):
     def stored(self) -> tuple[int, float | None, int | None, int | None]:
         """The parts a repeat must match (the side shown aside)."""
         return self.score, self.p_a, self.score_ab, self.score_ba
+
+
+def _same_meaning(record_scale: int, study_scale: int) -> bool:
+    """Whether a score means the same on both scales: the same scale, or two scales without
+    strengths (2- and 3-point: +1 is "A better" on both; a tie is then checked on its own).
+    On the 7-point scale +1 means "slightly better", which a 3-point verdict never said."""
+    direction_only = Scale(record_scale).max_margin == Scale(study_scale).max_margin == 1
+    return record_scale == study_scale or direction_only
+
+
+def _scale_source(j: Judged) -> str:
+    """How a record's scale is known: declared, or implied by its kind of verdict."""
+    if j.scale_declared:
+        return "its scale field"
+    if j.fields[0] == "outcome":
+        return "a win / tie / loss outcome is a 3-point verdict"
+    if j.fields[0] == "preference":
+        return "an AlpacaEval preference is a 3-point verdict"
+    return "a winner / tie verdict is a 3-point one"
 
 
 class _StudyPlan(NamedTuple):
@@ -129,8 +155,15 @@ def _plan_study(
         for a, b in zip(frame["model_a"], frame["model_b"], strict=True):
             orientation.setdefault(frozenset((a, b)), (a, b))
         for j in judged:
-            if j.scale_declared and j.scale != points:
-                problems.add(j.line, "scale", f"study {name!r} uses the {points}-point scale")
+            if j.scale is not None and not _same_meaning(j.scale, points):
+                field = "scale" if j.scale_declared else j.fields[0]
+                problems.add(
+                    j.line,
+                    field,
+                    f"is on the {j.scale}-point scale ({_scale_source(j)}), but study {name!r} "
+                    f"uses the {points}-point scale; import it into a study of its own "
+                    "(--study NAME)",
+                )
     else:
         declared = [j for j in judged if j.scale_declared]
         known = declared or [j for j in judged if j.scale is not None]
@@ -197,6 +230,7 @@ def _import_judgments(store: Store, path: str | Path, study: str | None) -> Impo
         progress.report("writing judgments", 0, 1)  # one bulk write: a single step
         _, judgments_unchanged = store.add_judgments(rows)
         progress.report("writing judgments", 1, 1)
+        store.mark_read_only_studies()  # a study with placeholder texts is never annotated
         after = store.counts()
     inserted = {t: after[t] - before[t] for t in after if t in before}
     unchanged = {
@@ -232,7 +266,7 @@ def _judged_texts(
             have_prompts.add(j.prompt.id)
         for model in (j.model_a, j.model_b):
             if (j.prompt.id, model) not in have_responses:
-                responses.append(Response(j.prompt.id, model, placeholder_response(model)))
+                responses.append(Response(j.prompt.id, model, PLACEHOLDER_RESPONSE))
                 have_responses.add((j.prompt.id, model))
     return prompts, responses
 

@@ -12,7 +12,14 @@ from datetime import datetime
 from ..scales import SCALE_POINTS, SHOWN_ORDERS
 from ..store import JUDGE_KINDS, Prompt
 from .fields import Fields
-from .judged import Judged, JudgmentFormat, judged, prompt_or_placeholder, soft_score
+from .judged import (
+    UNKNOWN_ORDER,
+    Judged,
+    JudgmentFormat,
+    judged,
+    prompt_or_placeholder,
+    soft_score,
+)
 from .reader import Problems, Record
 from .texts import DEFAULT_CATEGORY, Response, ResponseFormat, make_prompt, prompt_messages
 
@@ -64,7 +71,7 @@ def frame_row_from(f: Fields) -> Judged | None:
     scale = f.integer("scale", required=False)
     if scale is not None and scale not in SCALE_POINTS:
         f.problem("scale", f"must be one of {', '.join(map(str, SCALE_POINTS))}, not {scale}")
-    shown_order = f.choice("shown_order", SHOWN_ORDERS, required=False) or "AB"
+    shown_order = f.choice("shown_order", SHOWN_ORDERS, required=False) or UNKNOWN_ORDER
     rationale = f.text("rationale", required=False, blank_ok=True) or ""
     seconds = f.number("seconds")
     created_at = f.name("created_at", required=False)

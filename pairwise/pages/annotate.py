@@ -88,8 +88,10 @@ def page() -> None:
 
 def _pick_study(ctx: Context) -> Study | None:
     """The study to work on: the only one, or the sidebar's choice (by default the oldest with
-    something left for this person, see ``Store.study_to_annotate``)."""
-    studies = {s.id: s for s in ctx.store.studies(include_set_apart=False)}
+    something left for this person, see ``Store.study_to_annotate``).
+
+    Read-only studies (imported without texts) are never offered."""
+    studies = {s.id: s for s in ctx.store.studies(include_set_apart=False) if not s.read_only}
     if not studies:
         st.info("There is no study to annotate yet.")
         return None

@@ -44,6 +44,9 @@ def page() -> None:
         _gold_items(ctx)
 
 
+READ_ONLY = "imported, read-only"
+
+
 def select_study(store: Store, *, key: str, label: str = "Study") -> Study | None:
     """A study picker over the studies in use, the newest first; ``None`` (with a note) when
     there is none. Set-apart studies are listed at the top of the Studies page instead."""
@@ -327,9 +330,15 @@ def _settings(ctx: Context) -> None:
                 "comparisons": progress["comparisons"],
                 "judgments": f"{progress['done']:,} / {progress['wanted']:,}",
                 "created": s.created_at[:16].replace("T", " "),
+                "annotation": READ_ONLY if s.read_only else "open",
             }
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if any(s.read_only for s in studies):
+        st.caption(
+            f"{READ_ONLY}: judgments imported without the texts of their prompts or responses. "
+            "Such a study is reported on and exported, but never offered for annotation."
+        )
     study = select_study(ctx.store, key="settings.study", label="Edit study")
     if study is None:
         return
