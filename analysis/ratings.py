@@ -64,7 +64,7 @@ class Ratings:
     """Bradley-Terry ratings with bootstrap intervals, and everything needed to reproduce them.
 
     ``table`` has one row per model, best first: ``model``, ``rating`` (Elo scale), ``ci_low``,
-    ``ci_high`` (percentile bootstrap interval), ``rank`` (1 + the number of models rated higher),
+    ``ci_high`` (expanded percentile bootstrap interval, as for rates), ``rank`` (1 + the number of models rated higher),
     ``rank_low`` and ``rank_high`` (the best and worst rank within the bootstrap's central
     ``confidence`` share of rounds), ``n`` (judgments involving the model), ``n_prompts`` (the
     prompts it was judged on) and ``small_sample`` (fewer than ``MIN_PROMPTS`` of them: its
@@ -169,7 +169,9 @@ def bradley_terry(
     anchor_index = None if anchor is None else int(np.flatnonzero(design.models == anchor)[0])
     ratings = _elo(point[:, : len(design.models)], anchor_index)[0]
     boot_ratings = _elo(boot[:, : len(design.models)], anchor_index)
-    ci_low, ci_high = percentile_interval(boot_ratings, confidence)
+    # expanded percentile interval over the units drawn (see intervals.expanded_tail)
+    units = int(prompts.max(initial=-1) + 1) if resample == "prompts" else len(cells)
+    ci_low, ci_high = percentile_interval(boot_ratings, confidence, clusters=units)
     rank = _ranks(ratings[None])[0]
     boot_ranks = _ranks(boot_ratings)
     tail = (1 - confidence) / 2
