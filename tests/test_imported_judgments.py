@@ -232,3 +232,14 @@ def test_an_old_store_loses_model_names_from_placeholders(tmp_path):
         contents = {row[0] for row in old.conn.execute("SELECT content FROM responses")}
         assert contents == {PLACEHOLDER_RESPONSE}
         assert old.get_study("arena").read_only
+
+
+def test_a_new_study_refuses_verdicts_of_another_scale_in_the_same_file(store, tmp_path):
+    """A 7-point row first, then an Arena verdict: the new study is 7-point, the verdict is not
+    (accepted before, then refused on re-import, as the study existed by then)."""
+    seven = {"prompt_id": "q0", "model_a": MODELS[0], "model_b": MODELS[1], "annotator": "k"}
+    path = write_jsonl(tmp_path / "mixed.jsonl", [seven | {"score": 2, "scale": 7}, *battles(1)])
+    with pytest.raises(IngestError, match=r"3-point.*line 1 gives 7") as caught:
+        import_judgments(store, path)
+    assert (caught.value.line, caught.value.field) == (2, "winner")
+    assert store.counts()["judgments"] == 0

@@ -178,6 +178,14 @@ def _plan_study(
                 problems.add(
                     j.line, "scale", f"line {first.line} gives {points} for the new study {name!r}"
                 )
+        for j in judged:  # verdicts whose kind implies a scale must fit the new study's too
+            if j.scale is not None and not j.scale_declared and not _same_meaning(j.scale, points):
+                problems.add(
+                    j.line,
+                    j.fields[0],
+                    f"is on the {j.scale}-point scale ({_scale_source(j)}), but line "
+                    f"{first.line} gives {points} for the new study {name!r}",
+                )
     scale = Scale(points)
     for j in judged:
         try:
