@@ -804,7 +804,7 @@ def sections(report: Report) -> list[tuple[str, str | list[str], Table | None]]:
             (
                 WIN_MATRIX,
                 "Share of non-tied judgments the row model won against the column model.",
-                glance.matrix_table(_win_matrix(report)),
+                _named_matrix(glance.matrix_table(_win_matrix(report))),
             )
         )
     if len(report.pairs):
@@ -1086,6 +1086,12 @@ def _judge_sections(report: Report) -> list[tuple[str, str, Any]]:
     return out
 
 
+def _named_matrix(table: tuple[list[str], list[list[str]]]) -> tuple[list[str], list[list[str]]]:
+    """The win matrix with its model names marked as names, for escaping."""
+    header, rows = table
+    return [header[0], *map(Name, header[1:])], [[Name(row[0]), *row[1:]] for row in rows]
+
+
 class Name(str):
     """A table cell that holds a name from the data (model, category, study, annotator).
 
@@ -1112,7 +1118,7 @@ def report_markdown(report: Report, *, chart_files: dict[str, str] | None = None
     for heading, prose, table in sections(report):
         lines += [f"## {markdown_text(heading)}", ""]
         if isinstance(prose, list):
-            lines += [f"- {_md_escape(point)}" for point in prose] + [""]
+            lines += [f"- {markdown_text(point)}" for point in prose] + [""]
         elif prose:
             lines += [_md_escape(prose), ""]
         if table:

@@ -97,7 +97,7 @@ def test_report_page_over_mixed_scales_and_by_scale(mixed, monkeypatch):
     assert not at.exception
     assert at.selectbox(key="report.scale").options == ["(all scales)", "3-point", "7-point"]
     headers = [h.value for h in at.subheader]
-    assert "Graded scores" in headers and "Win / tie / loss per pair" in headers
+    assert "Graded scores" in headers and "Win / tie / loss per pair (all judgments)" in headers
     at.selectbox(key="report.scale").set_value(3).run(timeout=60)
     assert not at.exception
     assert "3 judgments" not in at.caption[0].value
