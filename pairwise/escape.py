@@ -25,6 +25,7 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # CommonMark punctuation that can start inline syntax (code, emphasis, links, images, tables,
 # strikethrough, autolinks are already gone with "<"), and the escape character itself.
 _MARKDOWN_SYNTAX = re.compile(r"[\\`*_\[\]|~!]")
+_PROSE_SYNTAX = re.compile(r"[\\`*_|~]|\](?=\()|!(?=\[)")
 
 
 def csv_text(value: Any) -> Any:
@@ -41,6 +42,16 @@ def csv_original(value: Any) -> Any:
     if isinstance(value, str) and value[:1] == "'" and value[1:2] in ("'", *FORMULA_STARTS):
         return value[1:]
     return value
+
+
+def markdown_prose(text: Any) -> str:
+    """A line of prose that may hold names, as Markdown that shows it as written but keeps it
+    readable: like :func:`markdown_text`, except that square brackets stay as they are unless
+    they would close a link (``](``) or open an image (``![``), so that "79% [55%, 92%]" reads
+    as such in the Markdown file."""
+    escaped = html.escape(str(text), quote=False)
+    escaped = _PROSE_SYNTAX.sub(lambda match: "\\" + match.group(), escaped)
+    return re.sub(r"[\r\n]+", " ", escaped)
 
 
 def markdown_text(text: Any) -> str:

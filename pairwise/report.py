@@ -24,7 +24,7 @@ import pandas as pd
 import analysis
 
 from . import glance, progress
-from .escape import markdown_text
+from .escape import markdown_prose, markdown_text
 from .files import write_bytes
 from .formats import REPORT_FORMATS as FORMATS
 from .store import Store
@@ -1118,7 +1118,7 @@ def report_markdown(report: Report, *, chart_files: dict[str, str] | None = None
     for heading, prose, table in sections(report):
         lines += [f"## {markdown_text(heading)}", ""]
         if isinstance(prose, list):
-            lines += [f"- {markdown_text(point)}" for point in prose] + [""]
+            lines += [f"- {markdown_prose(point)}" for point in prose] + [""]
         elif prose:
             lines += [_md_escape(prose), ""]
         if table:

@@ -17,6 +17,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 import analysis
 from pairwise import glance
+from pairwise.escape import markdown_prose
 from pairwise.report import (
     AT_A_GLANCE,
     LEADERBOARD,
@@ -113,7 +114,7 @@ def test_markdown_and_html_lead_with_the_same_headlines_leaderboard_and_matrix()
     assert sorted(order, key=markdown.index) == order
     assert sorted(order, key=html.index) == order
     for text in texts:
-        assert f"- {text}" in markdown and f"<li>{escape(text)}</li>" in html
+        assert f"- {markdown_prose(text)}" in markdown and f"<li>{escape(text)}</li>" in html
     # the matrix chart follows its table, in both
     assert markdown.index("![win-rate-matrix](m.png)") > markdown.index(f"## {WIN_MATRIX}")
     matrix_at = html.index(f"<h2>{WIN_MATRIX}</h2>")

@@ -28,7 +28,13 @@ from streamlit.testing.v1 import AppTest
 
 import analysis
 from pairwise import export
-from pairwise.escape import FORMULA_STARTS, csv_original, csv_text, markdown_text
+from pairwise.escape import (
+    FORMULA_STARTS,
+    csv_original,
+    csv_text,
+    markdown_prose,
+    markdown_text,
+)
 from pairwise.export import ExportOptions, export_dataset
 from pairwise.report import build_report, report_markdown, write_report
 from pairwise.store import Prompt, Store
@@ -153,9 +159,10 @@ HARMLESS_TAGS |= {"pre", "hr", "strong", "em"}
 
 @pytest.mark.parametrize("name", [IMG, LINK, IMAGE, SCRIPT, "a|b*c*_d_`e`~~f~~\\g\nh"])
 def test_markdown_text_renders_as_the_text_itself(name):
-    parsed = _rendered(f"before {markdown_text(name)} after")
-    assert parsed.tags == {"p"}
-    assert "".join(parsed.text).strip() == f"before {name.replace(chr(10), ' ')} after"
+    for escape in (markdown_text, markdown_prose):
+        parsed = _rendered(f"before {escape(name)} after")
+        assert parsed.tags == {"p"}
+        assert "".join(parsed.text).strip() == f"before {name.replace(chr(10), ' ')} after"
 
 
 def _hostile_frame() -> pd.DataFrame:
