@@ -53,6 +53,11 @@ def admin_pages() -> list[st.Page]:
 
 def main() -> None:
     st.set_page_config(page_title="pairwise", page_icon=":material/compare:", layout="wide")
+    with common.friendly_errors():  # every page, the sign-in page included
+        run()
+
+
+def run() -> None:
     identity = common.identify()
     if identity is None:  # nothing is written for a visitor who is not signed in
         common.show_sign_in()

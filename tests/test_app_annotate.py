@@ -773,3 +773,16 @@ def test_the_demo_is_seeded_only_into_an_empty_database(
     with Store(used) as s:
         assert s.studies() == [] and s.counts()["prompts"] == 1
     assert str(tmp_path) not in "\n".join(strings(at))
+
+
+def test_a_failing_page_shows_a_friendly_message_without_details(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "not-a-database.db"
+    broken.write_bytes(b"this is not an SQLite file, but a page must not show a traceback" * 100)
+    monkeypatch.setenv("PAIRWISE_DB", str(broken))
+    at = open_app()  # asserts that no exception reached the page
+    assert at.error[0].value.startswith("Something went wrong on this page.")
+    shown = "\n".join(strings(at))
+    for detail in (str(tmp_path), "Traceback", "DatabaseError", "not a database", ".py"):
+        assert detail not in shown

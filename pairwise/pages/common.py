@@ -25,8 +25,11 @@ moment, so that a revoked person's open page cannot act once more.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Callable, Mapping
+import secrets
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,10 @@ DEMO_NOTICE = (
     "Local demo mode: you are signed in as the local admin. Invite annotators to turn on sign-in."
 )
 ADMINS_ONLY = "This page is for admins only."
+TROUBLE = (
+    "Something went wrong on this page. It has been logged for the administrators; reload the"
+    " page to try again, and if it keeps happening tell the study admin this reference: {ref}."
+)
 
 _STORE = "pairwise.store"
 _TOKEN_HASH = "pairwise.token_hash"
@@ -58,6 +65,19 @@ class Identity:
 
     user: Annotator
     via: str
+
+
+@contextlib.contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Show a short message instead of an exception on the page: a traceback can hold server
+    paths and data. The exception goes to the server log under a reference the user can quote.
+    Streamlit's own stop and rerun signals are not exceptions and pass through."""
+    try:
+        yield
+    except Exception:
+        ref = secrets.token_hex(4)
+        logging.getLogger("pairwise.app").exception("page failed (reference %s)", ref)
+        st.error(TROUBLE.format(ref=ref), icon=":material/error:")
 
 
 def get_store() -> Store:
