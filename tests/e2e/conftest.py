@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
-from .driver import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from .driver import CHROMIUM, CHROMIUM_ARGS, COUNT_RUNS, VIEWPORT
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,7 @@ class Tab:
 @pytest.fixture
 def tab(browser: Any) -> Iterator[Tab]:
     context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(COUNT_RUNS)
     page = context.new_page()
     page.set_default_timeout(30_000)
     seen = Tab(page)

@@ -39,13 +39,30 @@ VIEWPORT = {"width": 1400, "height": 1000}
 DEMO_MODELS = ("atlas-7b-chat", "borealis-13b-instruct", "cirrus-70b-chat")
 SIGN_IN = "Please sign in with the personal link that the study admin sent you."
 
-# The page has settled when no element is left over from an earlier run (Streamlit marks those
+# The page has settled when the app says its script is not running (``data-test-script-state``
+# on the app's root: "rerunRequested" from the moment the browser asks for a run, "running",
+# then "notRunning"), no element is left over from an earlier run (Streamlit marks those
 # data-stale while a run is under way) and the running indicator is gone.
 _SETTLED = (
-    "!document.querySelector('[data-stale=\"true\"]')"
+    "document.querySelector('[data-testid=\"stApp\"]')"
+    "?.getAttribute('data-test-script-state') === 'notRunning'"
+    " && !document.querySelector('[data-stale=\"true\"]')"
     " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
     " && !!document.querySelector('[data-testid=\"stMain\"]')"
 )
+#: Installed in every page before the app loads: counts the script runs that have finished, so
+#: that a test can wait for the run its own action started, however late the machine starts it.
+COUNT_RUNS = """(() => {
+  window.__pairwiseRuns = 0;
+  let last = null;
+  new MutationObserver(() => {
+    const state = document.querySelector('[data-testid="stApp"]')
+      ?.getAttribute('data-test-script-state');
+    if (state === 'notRunning' && last !== 'notRunning') window.__pairwiseRuns += 1;
+    if (state) last = state;
+  }).observe(document, {subtree: true, childList: true, attributes: true,
+                        attributeFilter: ['data-test-script-state']});
+})();"""
 # Tables and charts load their code lazily, showing a skeleton meanwhile, then draw on a canvas.
 _DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') && [...document.querySelectorAll(
   '[data-testid="stDataFrame"], [data-testid="stVegaLiteChart"]'
@@ -67,8 +84,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(db: Path) -> Iterator[str]:
-    """Run the app on ``db`` and yield its base URL; the server's log is shown if it fails."""
+def serve(db: Path, *flags: str) -> Iterator[str]:
+    """Run the app on ``db`` and yield its base URL; the server's log is shown if it fails.
+
+    ``flags`` are added to ``streamlit run`` (they override ``.streamlit/config.toml``)."""
     port = free_port()
     command = [
         sys.executable,
@@ -87,9 +106,10 @@ def serve(db: Path) -> Iterator[str]:
         # a source file saved meanwhile must not offer a rerun in the middle of a test
         "--server.fileWatcherType",
         "none",
+        *flags,
     ]
     env = {**os.environ, "PAIRWISE_DB": str(db)}
-    log_path = db.with_name(db.name + ".server.log")
+    log_path = db.with_name(f"{db.name}.{port}.server.log")
     # run in the database's folder: no secrets.toml of the working copy turns on OIDC sign-in
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, cwd=db.parent, env=env, stdout=log, stderr=log)
@@ -128,6 +148,20 @@ def _wait_healthy(url: str, server: subprocess.Popen, log_path: Path) -> None:
 def settle(page: Any) -> None:
     """Wait until the script run that the last action started has finished drawing."""
     page.wait_for_function(f"() => {_SETTLED}")
+
+
+def finished_runs(page: Any) -> int:
+    """How many script runs this page has seen finish (see :data:`COUNT_RUNS`)."""
+    return page.evaluate("() => window.__pairwiseRuns")
+
+
+def after_run(page: Any, action: Callable[[], object]) -> None:
+    """Do ``action``, which makes the app run its script, and wait until that run has finished
+    and the page has settled: a check made before the run even started would pass or fail by
+    luck."""
+    before = finished_runs(page)
+    action()
+    page.wait_for_function(f"(before) => window.__pairwiseRuns > before && {_SETTLED}", arg=before)
 
 
 def item_nonce(page: Any) -> str | None:

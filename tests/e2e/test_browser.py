@@ -39,6 +39,7 @@ from pairwise.store import Store
 from .driver import (
     DEMO_MODELS,
     SIGN_IN,
+    after_run,
     eventually,
     main_text,
     next_item,
@@ -277,9 +278,9 @@ def test_keyboard_shortcuts_rate_skip_and_flag(app: DemoApp, tab, store: Store) 
             rationale = "Clearer by 2 steps; 1 small slip"
             note = page.get_by_label(NOTE)
             note.press_sequentially(rationale)
-            settle(page)
+            # leaving the note sends it, in a run after any that a typed key would have started
+            after_run(page, note.blur)
             assert judgments_of(store, "keys") == expected and passes_of(store, "keys") == []
-            note.blur()
         tab.press(key)
         nonce = next_item(page, nonce)
         expected.append(
@@ -367,9 +368,7 @@ def test_an_annotator_link_reaches_no_admin_page(app: DemoApp, tab) -> None:
     page.get_by_text("Page not found").wait_for()
     assert page.get_by_test_id("stSidebarNav").count() == 0  # no menu of admin pages
     for path in ("studies", "progress", "people", "report", "export"):
-        _go_to(page, path)
-        page.wait_for_url(f"**/{path}")
-        settle(page)
+        after_run(page, partial(_go_to, page, path))  # the run for the typed page, finished
         assert not set(_titles(page)) & set(ADMIN_TITLES)
         assert button(page, "Skip").is_visible()  # the annotate page instead
     assert _model_names(page.content()) == []
@@ -433,7 +432,7 @@ def test_a_reload_keeps_the_item_and_signing_out_sticks(app: DemoApp, tab, store
     check_sides(page, held)
     button(page, "Sign out").click()
     page.get_by_text(SIGN_IN).wait_for()
-    assert "token=" not in page.url
+    page.wait_for_url(lambda url: "token=" not in url)
     page.reload()
     page.get_by_text(SIGN_IN).wait_for()
     settle(page)

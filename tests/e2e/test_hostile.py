@@ -50,6 +50,12 @@ EMOJI = "👩‍👩‍👧 🏳️‍🌈 🇯🇵 😀"
 INVISIBLE = "zero\u200bwidth\u200cnon\u200djoiner\ufeffend"
 BIDI = "Total: \u202e0001$\u202c due"
 HUGE_END = "END-OF-THE-HUGE-RESPONSE"
+#: A host that must never be asked for anything: a tracking pixel would tell it who looked, when.
+TRACKER = "http://tracker.invalid"
+PIXELS = (
+    f"![tracking pixel]({TRACKER}/response.png?who=reader) and"
+    f" ![by reference][pixel]\n\n[pixel]: {TRACKER}/reference.png"
+)
 
 
 def _huge_code_block() -> str:
@@ -73,9 +79,17 @@ PROMPTS = [
 ]
 RESPONSES = [
     ("markup", "model-one", "\n\n".join(list(ACTIVE.values())[:8])),
-    ("markup", "model-two", "\n\n".join([*list(ACTIVE.values())[8:], BIDI, INVISIBLE, EMOJI])),
+    (
+        "markup",
+        "model-two",
+        "\n\n".join([*list(ACTIVE.values())[8:], BIDI, INVISIBLE, EMOJI, PIXELS]),
+    ),
     ("huge", "model-one", HUGE),
-    ("huge", "model-two", "Short answer with `<script>` in inline code. " + EMOJI),
+    (
+        "huge",
+        "model-two",
+        "Short answer with `<script>` in inline code. " + EMOJI + "\n\n" + PIXELS,
+    ),
 ]
 
 
@@ -84,6 +98,7 @@ class HostileApp:
     url: str
     db: Path
     token: str
+    watcher: str
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +114,18 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileApp
     with Store(db) as store:
         import_prompts(store, prompts)
         import_responses(store, responses)
-        create_study(store, StudySpec(name="hostile", models=["model-one", "model-two"], overlap=1))
+        spec = StudySpec(
+            name="hostile",
+            models=["model-one", "model-two"],
+            overlap=2,
+            question=f"Which is better? ![question pixel]({TRACKER}/question.png)",
+            guidelines=f"Read carefully.\n\n![guidelines pixel]({TRACKER}/guidelines.png)",
+        )
+        create_study(store, spec)
         token = auth.invite(store, "reader")[1]
+        watcher = auth.invite(store, "watcher")[1]
     with serve(db) as url:
-        yield HostileApp(url, db, token)
+        yield HostileApp(url, db, token, watcher)
 
 
 # Every attribute that could run code, every link target that is not a web or mail address,
@@ -135,10 +158,12 @@ def assert_inert(page, app_url: str) -> None:
     assert page.get_by_test_id("stMain").is_visible()  # no style sheet hid the page
 
 
-def shown_prompt(db: Path) -> str:
+def shown_prompt(db: Path, who: str = "reader") -> str:
     with Store(db) as store:
         rows = store.query(
             "SELECT c.prompt_id FROM leases l JOIN comparisons c ON c.id = l.comparison_id"
+            " JOIN annotators a ON a.id = l.annotator_id WHERE a.name = ?",
+            [who],
         )
     assert len(rows) == 1
     return rows[0]["prompt_id"]
@@ -184,3 +209,58 @@ def test_hostile_prompts_and_responses_show_as_inert_text(hostile_app: HostileAp
     # the recorder is not deaf: a dialog that does open is caught
     page.evaluate("() => alert('control')")
     assert tab.dialogs == ["alert: control"]
+
+
+def test_nothing_is_loaded_from_another_host(hostile_app: HostileApp, tab) -> None:
+    """Images in responses, the question and the guidelines show as text: the browser asks
+    nothing of any host but the app's, on either item, with the guidelines open."""
+    page = tab.page
+    elsewhere: list[str] = []
+
+    def refuse(route) -> None:  # noqa: ANN001 - a Playwright route
+        elsewhere.append(route.request.url)
+        route.abort()
+
+    page.context.route(lambda url: not url.startswith(hostile_app.url + "/"), refuse)
+    page.goto(f"{hostile_app.url}/?token={hostile_app.watcher}")
+    nonce = next_item(page, None)
+    for step in range(len(PROMPTS)):
+        if not page.get_by_text("Read carefully.").is_visible():
+            page.get_by_text("Guidelines", exact=True).click()
+        page.get_by_text("Read carefully.").wait_for()
+        page.wait_for_function("() => [...document.images].every((image) => image.complete)")
+        settle(page)
+        text = main_text(page).replace("\u200b", "")
+        assert f"[image: tracking pixel] {TRACKER}/response.png?who=reader" in text
+        assert f"[image: guidelines pixel] {TRACKER}/guidelines.png" in text
+        assert f"![question pixel]({TRACKER}/question.png)" in text  # the question is plain text
+        foreign = "() => [...document.images].filter((i) => !i.src.startsWith(location.origin))"
+        assert page.evaluate(foreign) == []
+        assert elsewhere == []
+        tab.press("s")
+        if step + 1 < len(PROMPTS):
+            nonce = next_item(page, nonce)
+    page.get_by_text("All done").wait_for()
+    assert elsewhere == []
+    # the watch is not blind: an image that does load from elsewhere is caught
+    page.evaluate(f"() => {{ const i = new Image(); i.src = '{TRACKER}/control.png'; }}")
+    eventually(page, lambda: elsewhere == [f"{TRACKER}/control.png"], "the control request")
+
+
+def _developer_tools(page, url: str) -> list[str]:
+    page.goto(url)
+    page.get_by_text("Which is better?").wait_for()
+    settle(page)
+    assert page.get_by_test_id("stHeader").count() == 1  # the bar that would hold them
+    found = [tid for tid in ("stMainMenu", "stAppDeployButton") if page.get_by_test_id(tid).count()]
+    return found + (["Deploy"] if page.get_by_role("button", name="Deploy").count() else [])
+
+
+def test_a_deployed_page_shows_no_developer_tools(hostile_app: HostileApp, tab) -> None:
+    """The shipped .streamlit/config.toml is in force: a minimal toolbar, no Deploy button,
+    although the browser is on the server's own machine, where Streamlit shows them by default
+    (as the same app started with the default toolbar mode shows)."""
+    link = f"/?token={hostile_app.watcher}"
+    assert _developer_tools(tab.page, hostile_app.url + link) == []
+    with serve(hostile_app.db, "--client.toolbarMode", "auto") as url:
+        assert _developer_tools(tab.page, url + link) != []
