@@ -34,6 +34,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SERVER_START_SECONDS = 60
+#: A fresh server's first run imports the whole app; on a busy machine that takes a while.
+FIRST_RUN_MS = 120_000
 VIEWPORT = {"width": 1400, "height": 1000}
 #: The demo study's models: none of them may ever reach an annotator's browser.
 DEMO_MODELS = ("atlas-7b-chat", "borealis-13b-instruct", "cirrus-70b-chat")
@@ -170,11 +172,15 @@ def item_nonce(page: Any) -> str | None:
 
 
 def next_item(page: Any, previous: str | None) -> str:
-    """Wait for a comparison other than ``previous`` to be on screen, settled; its nonce."""
+    """Wait for a comparison other than ``previous`` to be on screen, settled; its nonce.
+
+    ``previous=None`` is a page just opened, perhaps the first on a fresh server: it gets the
+    time a first run may take."""
     page.wait_for_function(
         f"(previous) => {{ const now = ({_NONCE})(); return now !== null && now !== previous"
         f" && {_SETTLED}; }}",
         arg=previous,
+        timeout=FIRST_RUN_MS if previous is None else None,
     )
     return item_nonce(page)
 

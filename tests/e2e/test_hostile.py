@@ -24,7 +24,7 @@ from pairwise import auth
 from pairwise.ingest import StudySpec, create_study, import_prompts, import_responses
 from pairwise.store import Store
 
-from .driver import eventually, main_text, next_item, screenshot, serve, settle
+from .driver import FIRST_RUN_MS, eventually, main_text, next_item, screenshot, serve, settle
 
 pytestmark = pytest.mark.browser
 
@@ -249,7 +249,7 @@ def test_nothing_is_loaded_from_another_host(hostile_app: HostileApp, tab) -> No
 
 def _developer_tools(page, url: str) -> list[str]:
     page.goto(url)
-    page.get_by_text("Which is better?").wait_for()
+    page.get_by_text("Which is better?").wait_for(timeout=FIRST_RUN_MS)
     settle(page)
     assert page.get_by_test_id("stHeader").count() == 1  # the bar that would hold them
     found = [tid for tid in ("stMainMenu", "stAppDeployButton") if page.get_by_test_id(tid).count()]
