@@ -72,6 +72,7 @@ def main() -> None:
 
 def run() -> None:
     identity = common.identify()
+    common.write_cookie()  # the session cookie, when this run started or ended a session
     if identity is None:  # nothing is written for a visitor who is not signed in
         common.show_sign_in()
         return

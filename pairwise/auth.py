@@ -3,7 +3,9 @@
 An admin invites a person and sends them a personal link ``http://HOST/?token=...``. The token is
 32 random bytes (256 bits) from :mod:`secrets`; the store keeps only its SHA-256, so a copy of the
 database does not let anyone sign in. Revoking a person's tokens locks them out at their next
-click. Deployments with a single sign-on provider can use Streamlit's OIDC login instead; the app
+click. Opening a link starts a browser session with a secret of its own (see
+:func:`start_session`), so that the link can leave the address bar and a reload stays signed in.
+Deployments with a single sign-on provider can use Streamlit's OIDC login instead; the app
 then maps the signed-in e-mail to an annotator (see :mod:`pairwise.pages.common`).
 """
 
@@ -17,6 +19,8 @@ from urllib.parse import urlencode
 from .store import Annotator, Store, StoreError
 
 TOKEN_BYTES = 32
+SESSION_DAYS = 30
+"""How long a browser stays signed in after opening a link, unless it signs out earlier."""
 LOCAL_ADMIN = "local-admin"
 """Who everyone is in local demo mode, before the first invitation."""
 
@@ -89,8 +93,35 @@ def sign_in(store: Store, token: str) -> Annotator | None:
     return store.annotator_for_token(hash_token(token))
 
 
+def start_session(store: Store, token: str) -> tuple[Annotator, str] | None:
+    """Open a browser session with a live invite token: the annotator and a new session secret.
+
+    The secret (as strong as a token) is what the browser keeps, in a cookie, instead of the
+    invite link; the store keeps only its SHA-256. It ends at :func:`end_session`, after
+    ``SESSION_DAYS``, or when the link it was opened with is revoked. ``None`` for a token that
+    is unknown or revoked.
+    """
+    person = sign_in(store, token)
+    if person is None:
+        return None
+    secret = new_token()
+    store.add_session(hash_token(secret), hash_token(token), SESSION_DAYS)
+    return person, secret
+
+
+def resume_session(store: Store, secret: str) -> Annotator | None:
+    """The annotator whose open session ``secret`` is, or ``None``."""
+    return store.annotator_for_session(hash_token(secret)) if secret else None
+
+
+def end_session(store: Store, secret: str) -> bool:
+    """Sign the browser session ``secret`` out (others of the same person stay signed in)."""
+    return store.end_session(hash_token(secret))
+
+
 def revoke(store: Store, name: str) -> int:
-    """Revoke every token of ``name``; returns how many were live."""
+    """Revoke every token of ``name``, ending their browser sessions; returns how many tokens
+    were live."""
     return store.revoke_tokens(store.get_annotator(name).id)
 
 

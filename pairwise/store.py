@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,6 +125,14 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_at TEXT
 );
 CREATE INDEX IF NOT EXISTS tokens_annotator ON tokens (annotator_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_hash TEXT PRIMARY KEY,   -- sha256 of the browser's session secret, never the secret
+    token_hash TEXT NOT NULL REFERENCES tokens(token_hash), -- the link it was opened with
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    ended_at TEXT                    -- signed out
+);
+CREATE INDEX IF NOT EXISTS sessions_token ON sessions (token_hash);
 CREATE TABLE IF NOT EXISTS leases (
     comparison_id INTEGER NOT NULL REFERENCES comparisons(id),
     annotator_id INTEGER NOT NULL REFERENCES annotators(id),
@@ -1249,13 +1257,49 @@ class Store:
         return None if row is None else self.get_annotator(int(row[0]))
 
     def revoke_tokens(self, annotator_id: int) -> int:
-        """Revoke every live token of an annotator; returns how many."""
+        """Revoke every live token of an annotator, which ends every browser session opened with
+        them (see :meth:`annotator_for_session`); returns how many tokens were live."""
         with self.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE tokens SET revoked_at = ? WHERE annotator_id = ? AND revoked_at IS NULL",
                 [now_iso(), annotator_id],
             )
         return cursor.rowcount
+
+    def add_session(self, session_hash: str, token_hash: str, days: float) -> None:
+        """Remember a browser session opened with the live link ``token_hash`` for ``days``."""
+        now = datetime.now(timezone.utc)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO sessions (session_hash, token_hash, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                [
+                    session_hash,
+                    token_hash,
+                    now.isoformat(timespec="milliseconds"),
+                    (now + timedelta(days=days)).isoformat(timespec="milliseconds"),
+                ],
+            )
+
+    def annotator_for_session(self, session_hash: str) -> Annotator | None:
+        """Whom a browser session belongs to while it is neither ended nor expired and the link
+        it was opened with is not revoked."""
+        row = self.conn.execute(
+            "SELECT t.annotator_id FROM sessions s JOIN tokens t USING (token_hash)"
+            " WHERE s.session_hash = ? AND s.ended_at IS NULL AND s.expires_at > ?"
+            " AND t.revoked_at IS NULL",
+            [session_hash, now_iso()],
+        ).fetchone()
+        return None if row is None else self.get_annotator(int(row[0]))
+
+    def end_session(self, session_hash: str) -> bool:
+        """Sign one browser session out; whether it was still open."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE sessions SET ended_at = ? WHERE session_hash = ? AND ended_at IS NULL",
+                [now_iso(), session_hash],
+            )
+        return cursor.rowcount > 0
 
     def token_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM tokens").fetchone()[0]

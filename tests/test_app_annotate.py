@@ -10,6 +10,7 @@ sign-in wall for bad and revoked links, the admin gate, and local demo mode.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -474,12 +475,20 @@ def test_a_finished_study_says_so_plainly(store: Store, tokens: dict[str, str]) 
 # -- access --------------------------------------------------------------------------------------
 
 
-def test_link_signs_in_and_survives_a_reload(tokens: dict[str, str]) -> None:
+def test_link_signs_in_leaves_the_address_and_sets_a_session_cookie(
+    store: Store, tokens: dict[str, str]
+) -> None:
     at = open_app(tokens["ann"])
-    assert at.query_params["token"] == tokens["ann"]  # a browser reload sends it again
+    assert "token" not in at.query_params  # the link leaves the address bar
     assert any("**ann** (annotator)" in c.value for c in at.sidebar.caption)
+    [script] = [h.proto.body for h in at.get("html") if "document.cookie" in h.proto.body]
+    secret = re.search(r"pairwise_session=([\w-]+);", script).group(1)
+    assert "SameSite=Strict" in script and f"Max-Age={auth.SESSION_DAYS * 86400}" in script
+    assert auth.resume_session(store, secret).name == "ann"
+    assert tokens["ann"] not in script
     at.run()  # the session remembers who it is without the token
     assert response_columns(at)
+    assert not [h for h in at.get("html") if "document.cookie" in h.proto.body]  # set once
 
 
 @pytest.mark.parametrize("kind", ["mistyped", "revoked", "missing"])

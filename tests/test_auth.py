@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from pairwise import auth
 from pairwise.cli import main
-from pairwise.store import Store, StoreError
+from pairwise.store import Store, StoreError, now_iso
 
 
 def test_token_has_256_bits_and_only_its_sha256_is_stored(store: Store, tmp_path) -> None:
@@ -100,3 +101,42 @@ def test_cli_invite_prints_a_working_link_and_revoke_ends_it(tmp_path) -> None:
         assert auth.sign_in(s, token) is None
     result = runner.invoke(main, ["--db", str(db), "revoke", "nobody"])
     assert result.exit_code == 1 and "no annotator 'nobody'" in result.output
+
+
+def test_a_session_lives_until_signed_out_revoked_or_expired(store: Store, tmp_path) -> None:
+    ann, token = auth.invite(store, "ann")
+    _, other_token = auth.invite(store, "ann")  # a second link of the same person
+    person, secret = auth.start_session(store, token)
+    _, other = auth.start_session(store, other_token)
+    assert person == ann and secret not in (token, other)
+    raw = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
+    assert len(raw) == 32
+    assert auth.resume_session(store, secret) == ann
+    assert auth.resume_session(store, token) is None  # the invite token is no session secret
+    assert auth.resume_session(store, secret[:-1]) is None
+    assert auth.resume_session(store, "") is None
+    assert auth.start_session(store, token[:-1]) is None
+    # signing out ends that one session; the other browser stays signed in
+    assert auth.end_session(store, secret) is True
+    assert auth.end_session(store, secret) is False
+    assert auth.resume_session(store, secret) is None
+    assert auth.resume_session(store, other) == ann
+    # revoking the person ends every session opened with their links
+    assert auth.revoke(store, "ann") == 2
+    assert auth.resume_session(store, other) is None
+    assert auth.start_session(store, other_token) is None
+    store.close()
+    for path in tmp_path.glob("pairwise.db*"):  # only hashes are stored
+        data = path.read_bytes()
+        assert secret.encode() not in data and other.encode() not in data
+
+
+def test_a_session_expires(store: Store) -> None:
+    _, token = auth.invite(store, "ann")
+    _, secret = auth.start_session(store, token)
+    row = store.query("SELECT created_at, expires_at FROM sessions")[0]
+    opened = datetime.fromisoformat(row["created_at"])
+    assert datetime.fromisoformat(row["expires_at"]) - opened == timedelta(days=auth.SESSION_DAYS)
+    with store.transaction() as conn:
+        conn.execute("UPDATE sessions SET expires_at = ?", [now_iso()])
+    assert auth.resume_session(store, secret) is None

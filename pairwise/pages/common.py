@@ -9,8 +9,10 @@ function. Admin pages start with ``ctx = require_admin()``; the annotate page wi
 People sign in three ways, checked in this order on every run (so a revoked token or a removed
 e-mail takes effect at the next click):
 
-1. a personal invite link ``/?token=...``; the token is checked, kept in the session as its hash
-   and removed from the address bar;
+1. a personal invite link ``/?token=...``; the token is checked and removed from the address
+   bar, and a session of its own starts, whose secret the browser keeps in a cookie: a reload
+   or another path stays signed in until the person signs out, the link is revoked or 30 days
+   pass (:func:`pairwise.auth.start_session`);
 2. Streamlit's OIDC login, when ``.streamlit/secrets.toml`` has an ``[auth]`` section: the
    signed-in e-mail must belong to an annotator, and the provider must say it verified the
    address (``email_verified``); a provider that never sends that claim is accepted only when
@@ -26,6 +28,7 @@ moment, so that a revoked person's open page cannot act once more.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -49,7 +52,10 @@ TROUBLE = (
 )
 
 _STORE = "pairwise.store"
-_TOKEN_HASH = "pairwise.token_hash"
+_SESSION = "pairwise.session"
+_COOKIE_TRIED = "pairwise.cookie_tried"
+_COOKIE_PENDING = "pairwise.cookie_pending"
+SESSION_COOKIE = "pairwise_session"
 _SIGN_IN_PROBLEM = "pairwise.sign_in_problem"
 
 
@@ -111,28 +117,22 @@ def oidc_providers() -> list[str] | None:
 
 
 def identify() -> Identity | None:
-    """Sign in from this run's link, login or demo mode; ``None`` when nobody is signed in."""
+    """Sign in from this run's link, session cookie, login or demo mode; ``None`` when nobody is
+    signed in."""
     store = get_store()
     token = st.query_params.get("token")
     if token is not None:
-        # The link stays in the address bar: a reload must not sign an annotator out mid-study
-        # (Streamlit cannot set a session cookie). The link is personal, like a password.
-        digest = auth.hash_token(token)
-        if digest != st.session_state.get(_TOKEN_HASH):  # a link new to this session
-            if store.annotator_for_token(digest) is None:
-                st.session_state.pop(_TOKEN_HASH, None)
-                st.session_state[_SIGN_IN_PROBLEM] = (
-                    "This sign-in link is not valid: it may have been revoked or mistyped."
-                )
-            else:
-                st.session_state[_TOKEN_HASH] = digest
-                st.session_state.pop(_SIGN_IN_PROBLEM, None)
-    digest = st.session_state.get(_TOKEN_HASH)
-    if digest is not None:
-        user = store.annotator_for_token(digest)
+        _open_link(store, token)
+    elif _SESSION not in st.session_state:
+        _resume_from_cookie(store)
+    secret = st.session_state.get(_SESSION)
+    if secret is not None:
+        user = auth.resume_session(store, secret)
         if user is not None:
             return Identity(user, "token")
+        del st.session_state[_SESSION]
         st.session_state[_SIGN_IN_PROBLEM] = "Your sign-in link has been revoked."
+        _set_cookie("")
         return None
     if oidc_providers() is not None:
         email, _ = oidc_email()
@@ -144,6 +144,64 @@ def identify() -> Identity | None:
         user = store.ensure_annotator(LOCAL_ADMIN, role="admin")
         return Identity(user, "demo") if user.is_admin else None
     return None
+
+
+def _open_link(store: Store, token: str) -> None:
+    """Start a session with an invite link and take the link out of the address bar: the browser
+    keeps the session's own secret in a cookie instead, so that a reload or another path stays
+    signed in and the link is not left in the history or in a screenshot."""
+    del st.query_params["token"]
+    started = auth.start_session(store, token)
+    previous = st.session_state.pop(_SESSION, None)
+    if previous is not None:  # another link opened in this tab replaces that session
+        auth.end_session(store, previous)
+    if started is None:
+        st.session_state[_SIGN_IN_PROBLEM] = (
+            "This sign-in link is not valid: it may have been revoked or mistyped."
+        )
+        _set_cookie("")
+        return
+    st.session_state[_SESSION] = started[1]
+    st.session_state.pop(_SIGN_IN_PROBLEM, None)
+    _set_cookie(started[1])
+
+
+def _resume_from_cookie(store: Store) -> None:
+    """Pick up the session whose secret came in the cookie (read once per secret: the cookies are
+    those the browser sent when it connected, so one signed out since is still among them)."""
+    secret = st.context.cookies.get(SESSION_COOKIE)
+    if not isinstance(secret, str) or not secret or secret == st.session_state.get(_COOKIE_TRIED):
+        return
+    st.session_state[_COOKIE_TRIED] = secret
+    if auth.resume_session(store, secret) is not None:
+        st.session_state[_SESSION] = secret
+    else:
+        _set_cookie("")  # ended, expired or revoked: the browser can forget it
+
+
+def _set_cookie(secret: str) -> None:
+    """Have the next :func:`write_cookie` store ``secret`` in the browser, or clear it (``""``)."""
+    st.session_state[_COOKIE_PENDING] = secret
+
+
+def write_cookie() -> None:
+    """Store or clear the session cookie in the browser, if this run changed it.
+
+    Streamlit sends no HTTP response that could set a cookie, so a small script in the page sets
+    it: ``SameSite=Strict`` (never sent along from another site), ``Secure`` over https, and not
+    HttpOnly (a script cannot set that flag).
+    """
+    secret = st.session_state.pop(_COOKIE_PENDING, None)
+    if secret is None:
+        return
+    age = auth.SESSION_DAYS * 86_400 if secret else 0
+    st.html(
+        "<script>document.cookie = "
+        f"{json.dumps(f'{SESSION_COOKIE}={secret}; Path=/; Max-Age={age}; SameSite=Strict')}"
+        " + (location.protocol === 'https:' ? '; Secure' : '');"
+        " document.currentScript.remove();</script>",  # nothing runnable stays in the page
+        unsafe_allow_javascript=True,
+    )
 
 
 def oidc_email() -> tuple[str | None, str | None]:
@@ -226,8 +284,11 @@ def show_identity(identity: Identity) -> None:
 
 
 def _sign_out() -> None:
-    st.session_state.pop(_TOKEN_HASH, None)
-    st.query_params.pop("token", None)  # else the link still in the address bar signs in again
+    """End this browser's session (in the store, so the cookie signs nobody in) and clear it."""
+    secret = st.session_state.pop(_SESSION, None)
+    if secret is not None:
+        auth.end_session(get_store(), secret)
+    _set_cookie("")
 
 
 def require_user() -> Context:

@@ -16,7 +16,8 @@ What is checked, and against what:
   while the frames do carry the texts shown (so the search can find what is there);
 - access: an annotator's link reaches no admin page; no link, a wrong one and a revoked one see
   the sign-in message only; a link revoked mid-session stores nothing more; a reload keeps the
-  annotator on their item, and signing out holds across a reload;
+  annotator on their item: the link leaves the address bar and a session cookie of its own keeps
+  them signed in at the root address and other paths, until they sign out or the link is revoked;
 - first start: the app seeds the demo study into an empty database and runs in local demo mode.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -34,6 +36,7 @@ import pytest
 from test_app_annotate import ShownOrder
 
 from pairwise import auth
+from pairwise.pages.common import SESSION_COOKIE
 from pairwise.store import Store
 
 from .driver import (
@@ -53,7 +56,7 @@ from .driver import (
 pytestmark = pytest.mark.browser
 
 ADMIN = "ada"
-PEOPLE = ("mouse", "keys", "blind", "gate", "late", "gone", "back")
+PEOPLE = ("mouse", "keys", "blind", "gate", "late", "gone", "back", "kept")
 SCRIPTED = ("scripted-1", "scripted-2", "scripted-3")
 ADMIN_TITLES = ("Studies", "Progress", "People", "Report", "Export")
 #: The 7-point buttons, left to right, with the value each means for Response 1 (the left side).
@@ -421,19 +424,68 @@ def test_a_link_revoked_mid_session_stores_nothing_more(app: DemoApp, tab, store
     assert page.get_by_text(SIGN_IN).is_visible()
 
 
-def test_a_reload_keeps_the_item_and_signing_out_sticks(app: DemoApp, tab, store: Store) -> None:
+def _session_cookie(page) -> dict | None:
+    """The app's session cookie as the browser holds it, or ``None``."""
+    return next((c for c in page.context.cookies() if c["name"] == SESSION_COOKIE), None)
+
+
+def _signed_in_as(page, who: str) -> None:
+    """Wait for the annotate page of ``who``: an item on screen and their name in the sidebar."""
+    next_item(page, None)
+    page.get_by_test_id("stSidebar").get_by_text(f"Signed in as {who} (annotator)").wait_for()
+
+
+def test_reloads_and_other_paths_stay_signed_in_until_signing_out(
+    app: DemoApp, tab, store: Store
+) -> None:
     page = tab.page
     page.goto(app.link("back"))
-    next_item(page, None)
+    _signed_in_as(page, "back")
+    page.wait_for_url(lambda url: "token=" not in url)  # the link leaves the address bar
     held = on_screen(store, "back")
-    page.reload()  # the link stays in the address bar, so a reload is still signed in
-    next_item(page, None)
-    assert on_screen(store, "back") == held
-    check_sides(page, held)
+    cookie = wait_until(lambda: _session_cookie(page), "the session cookie")
+    assert cookie["value"] != app.tokens["back"]  # a secret of its own, not the link
+    assert auth.resume_session(store, cookie["value"]).name == "back"
+    assert (cookie["path"], cookie["sameSite"], cookie["httpOnly"]) == ("/", "Strict", False)
+    assert cookie["expires"] - time.time() > (auth.SESSION_DAYS - 1) * 86_400
+    for address in (app.url, f"{app.url}/annotate", f"{app.url}/people"):
+        page.goto(address)  # typed in the address bar: a new connection, no link
+        _signed_in_as(page, "back")
+        assert on_screen(store, "back") == held
+        check_sides(page, held)
+    page.reload()
+    _signed_in_as(page, "back")
+    assert not set(_titles(page)) & set(ADMIN_TITLES)
+    assert app.tokens["back"] not in page.content()
+    assert [f for f in tab.frames if app.tokens["back"].encode() in f] == []
     button(page, "Sign out").click()
     page.get_by_text(SIGN_IN).wait_for()
     page.wait_for_url(lambda url: "token=" not in url)
+    wait_until(lambda: _session_cookie(page) is None, "the session cookie to be cleared")
+    assert auth.resume_session(store, cookie["value"]) is None  # ended, not only forgotten
+    assert auth.sign_in(store, app.tokens["back"]) is not None  # the link itself still works
+    page.goto(app.url)
+    page.get_by_text(SIGN_IN).wait_for()
+    settle(page)
+    assert page.get_by_role("button").filter(has_text="Response").count() == 0
+
+
+def test_revoking_the_link_ends_the_remembered_session(app: DemoApp, tab, store: Store) -> None:
+    page = tab.page
+    page.goto(app.link("kept"))
+    _signed_in_as(page, "kept")
+    cookie = wait_until(lambda: _session_cookie(page), "the session cookie")
     page.reload()
+    _signed_in_as(page, "kept")
+    assert auth.revoke(store, "kept") == 1
+    page.reload()  # the browser still sends the cookie; it signs nobody in
+    page.get_by_text(SIGN_IN).wait_for()
+    settle(page)
+    assert page.get_by_role("button").filter(has_text="Response").count() == 0
+    assert page.get_by_test_id("stSidebar").count() == 0
+    wait_until(lambda: _session_cookie(page) is None, "the dead cookie to be cleared")
+    page.context.add_cookies([{**cookie, "expires": time.time() + 3600}])  # kept by hand
+    page.goto(f"{app.url}/annotate")
     page.get_by_text(SIGN_IN).wait_for()
     settle(page)
     assert page.get_by_role("button").filter(has_text="Response").count() == 0
