@@ -684,7 +684,7 @@ def test_a_note_the_store_refuses_keeps_the_item_with_the_reason(
 ) -> None:
     """A note past the store's limit (a client that ignores the widget's) is not stored; the
     item stays on screen with the reason."""
-    monkeypatch.setattr("pairwise.store.MAX_NOTE_CHARS", 10)
+    monkeypatch.setattr("pairwise.store.records.MAX_NOTE_CHARS", 10)
     at = open_app(tokens["ann"])
     item = held_comparison(at)
     at.text_area[0].input("x" * 11)

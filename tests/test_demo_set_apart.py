@@ -21,11 +21,11 @@ from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 from pairwise import auth, report
-from pairwise import store as store_module
 from pairwise.cli import main
 from pairwise.demo import ensure_demo
 from pairwise.export import ExportOptions, build_export
 from pairwise.store import Store, StoreError
+from pairwise.store import schema as store_schema
 
 MODELS = ("atlas-7b-chat", "cirrus-70b-chat")
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,7 +242,7 @@ def test_a_store_from_before_set_apart_opens_with_its_studies_in_use(tmp_path):
     """An older store gains ``studies.demo`` and ``studies.set_apart_at`` by ALTER TABLE."""
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    conn.executescript(store_module._SCHEMA)
+    conn.executescript(store_schema._SCHEMA)
     for column in ("demo", "set_apart_at"):  # the studies table as it was before them
         conn.execute(f"ALTER TABLE studies DROP COLUMN {column}")
     conn.execute(

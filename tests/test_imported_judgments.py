@@ -14,13 +14,13 @@ from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 import analysis
-from pairwise import store as store_module
 from pairwise.cli import main
 from pairwise.export import ExportOptions, export_dataset
 from pairwise.ingest import IngestError, import_judgments
 from pairwise.quality import annotator_quality
 from pairwise.report import build_report, render, report_from_store
 from pairwise.store import PLACEHOLDER_RESPONSE, Prompt, Store, StoreError
+from pairwise.store import schema as store_schema
 
 MODELS = ("gpt-4", "claude-v1")
 
@@ -227,7 +227,7 @@ def test_an_old_store_loses_model_names_from_placeholders(tmp_path):
             "UPDATE responses SET content = '(response of ' || model || ' — text not provided)'"
         )
         conn.executescript("ALTER TABLE studies DROP COLUMN read_only")
-    store_module._migrated.discard(str(path.resolve()))  # as a new process opening it would
+    store_schema._migrated.discard(str(path.resolve()))  # as a new process opening it would
     with Store(path) as old:
         contents = {row[0] for row in old.conn.execute("SELECT content FROM responses")}
         assert contents == {PLACEHOLDER_RESPONSE}

@@ -18,7 +18,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pairwise import auth
-from pairwise import store as store_module
 from pairwise.ingest import (
     IngestError,
     alpaca_eval_prompt_id,
@@ -28,6 +27,7 @@ from pairwise.ingest import (
 )
 from pairwise.quality import annotator_quality, people_only
 from pairwise.store import DuplicateConflict, Store, StoreError
+from pairwise.store import schema as store_schema
 
 ALPACA_EVAL = Path(__file__).parent / "fixtures" / "alpaca_eval"
 ANNOTATIONS = ALPACA_EVAL / "annotations.json"
@@ -308,7 +308,7 @@ def test_annotator_quality_leaves_model_judges_out(outputs, write_file):
 def test_a_store_from_before_judge_kinds_opens_with_people_and_hard_verdicts(tmp_path):
     """An older store gains judge_kind, p_a, score_ab and score_ba by ALTER TABLE on open."""
     path = tmp_path / "old.db"
-    old_schema = store_module._SCHEMA.replace(
+    old_schema = store_schema._SCHEMA.replace(
         ",\n    judge_kind TEXT NOT NULL DEFAULT 'human' CHECK (judge_kind IN ('human', 'model'))",
         "",
     )

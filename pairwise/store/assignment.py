@@ -1,0 +1,360 @@
+"""Which comparison an annotator sees next, and recording what they answered.
+
+Leases keep concurrent annotators off each other's items; picking and leasing happen in one write
+transaction, so that no comparison is handed out beyond its overlap. A judgment or pass is stored at
+most once per annotator and comparison, whatever the browser resends.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from typing import Any
+
+from ..scales import SHOWN_ORDERS, Scale
+from .records import (
+    DEFAULT_LEASE_SECONDS,
+    PASS_REASONS,
+    Assignment,
+    Recorded,
+    StoreError,
+    Study,
+    check_note,
+    now_iso,
+)
+from .texts import TextsMixin
+
+_BEFORE_ALL, _AFTER_ALL = -(2**63), 2**63 - 1  # scan starts before or after every sort_key
+
+# A pair's squared win-rate half-width up to a constant, p (1 - p) / (n + 2), with p shrunk
+# towards one half as (wins + 1) / (n + 2) so that no pair looks settled at once; in SQL, as
+# (w + 1) (n - w + 1) / (n + 2)³.
+_UNSETTLED = (
+    "(wins + 1.0) * (judgments - wins + 1)"
+    " / ((judgments + 2.0) * (judgments + 2) * (judgments + 2))"
+)
+
+
+class AssignmentMixin(TextsMixin):
+    """Leases, the next comparison, judgments and passes from the annotate page."""
+
+    def next_comparison(
+        self,
+        study: Study,
+        annotator_id: int,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        gold: bool | None = None,
+        rng: random.Random | None = None,
+        clock: float | None = None,
+    ) -> Assignment | None:
+        """Lease the next comparison for an annotator, or ``None`` when nothing is left for them.
+
+        An annotator's live lease is handed back first, so a reload shows the same item in the same
+        order. Otherwise the first comparison in the study's random order that the annotator has not
+        judged or passed and that still has room: judgments plus other annotators' live leases below
+        the overlap. Picking and leasing happen in one write transaction, so two annotators cannot
+        both take the last slot. ``gold=True`` asks for a gold item (any not yet seen, overlap
+        ignored); when none is left a regular item is given. By default (``gold=None``) a new item
+        is a gold one with the study's ``gold_rate``, drawn from ``rng``. A read-only study
+        (imported without texts) is refused with a :class:`StoreError`.
+        """
+        rng = rng or random
+        now = time.time() if clock is None else clock
+        self._check_person(annotator_id)
+        with self.transaction() as conn:
+            read_only = conn.execute("SELECT read_only FROM studies WHERE id = ?", [study.id])
+            if (read_only.fetchone() or (0,))[0]:
+                raise StoreError(
+                    f"study {study.name!r} was imported without the texts of its prompts or "
+                    "responses: it can be reported on, not annotated"
+                )
+            row = conn.execute(
+                "SELECT l.comparison_id, l.shown_order FROM leases l"
+                " JOIN comparisons c ON c.id = l.comparison_id"
+                " WHERE l.annotator_id = ? AND l.expires_at > ? AND c.study_id = ?"
+                " ORDER BY l.leased_at LIMIT 1",
+                [annotator_id, now, study.id],
+            ).fetchone()
+            if row is not None:
+                comparison_id, shown_order = row
+            else:
+                comparison_id = None
+                if gold is None:
+                    gold = study.gold_rate > 0 and rng.random() < study.gold_rate
+                if gold:
+                    comparison_id = self._first_open(
+                        conn, study, annotator_id, now, gold=True, rng=rng
+                    )
+                if comparison_id is None:
+                    comparison_id = self._first_open(
+                        conn, study, annotator_id, now, gold=False, rng=rng
+                    )
+                if comparison_id is None:
+                    return None
+                shown_order = rng.choice(SHOWN_ORDERS)
+            conn.execute(
+                "INSERT INTO leases (comparison_id, annotator_id, shown_order, leased_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (comparison_id, annotator_id)"
+                " DO UPDATE SET shown_order = excluded.shown_order, leased_at = excluded.leased_at,"
+                " expires_at = excluded.expires_at",
+                [comparison_id, annotator_id, shown_order, now, now + lease_seconds],
+            )
+            return self._assignment(conn, comparison_id, shown_order)
+
+    _UNSEEN = (
+        " AND NOT EXISTS (SELECT 1 FROM judgments j"
+        "   WHERE j.annotator_id = :a AND j.comparison_id = c.id)"
+        " AND NOT EXISTS (SELECT 1 FROM passes p"
+        "   WHERE p.annotator_id = :a AND p.comparison_id = c.id)"
+    )
+
+    def _first_open(
+        self,
+        conn: sqlite3.Connection,
+        study: Study,
+        annotator_id: int,
+        now: float,
+        *,
+        gold: bool,
+        rng: random.Random | Any = random,
+    ) -> int | None:
+        params = {"s": study.id, "a": annotator_id, "now": now, "k": study.overlap}
+        if gold:
+            row = conn.execute(
+                "SELECT c.id FROM comparisons c WHERE c.study_id = :s AND c.is_gold = 1"
+                + self._UNSEEN
+                + " ORDER BY c.sort_key LIMIT 1",
+                params,
+            ).fetchone()
+            return None if row is None else row[0]
+        # The scan walks the index in sort_key order (is_open as an equality, so no sort) from the
+        # annotator's scan start: every open comparison before it is one they judged or passed, so
+        # an annotator far ahead of the others does not step over thousands of them on each call.
+        regular = (
+            "SELECT c.id, c.sort_key FROM comparisons c"
+            " WHERE c.study_id = :s AND c.is_gold = 0 AND c.is_open = 1 AND c.sort_key >= :start"
+            + self._UNSEEN
+        )
+        row = conn.execute(
+            "SELECT sort_key FROM scan_starts WHERE study_id = :s AND annotator_id = :a", params
+        ).fetchone()
+        old_start = _BEFORE_ALL if row is None else row[0]
+        unseen = conn.execute(
+            regular + " ORDER BY c.sort_key LIMIT 1", {**params, "start": old_start}
+        ).fetchone()
+        start = _AFTER_ALL if unseen is None else unseen[1]
+        if start != old_start:
+            conn.execute(
+                "INSERT INTO scan_starts (study_id, annotator_id, sort_key) VALUES (:s, :a, :start)"
+                " ON CONFLICT (study_id, annotator_id) DO UPDATE SET sort_key = excluded.sort_key",
+                {**params, "start": start},
+            )
+        if unseen is None:
+            return None
+        if study.adaptive:
+            return self._first_open_adaptive(conn, study, {**params, "start": start}, rng)
+        row = conn.execute(
+            regular + self._ROOM + " ORDER BY c.sort_key LIMIT 1", {**params, "start": start}
+        ).fetchone()
+        return None if row is None else row[0]
+
+    # room: judgments plus other annotators' live leases below the overlap
+    _ROOM = (
+        " AND c.n_judgments + (SELECT count(*) FROM leases l WHERE l.comparison_id = c.id"
+        " AND l.expires_at > :now AND l.annotator_id != :a) < :k"
+    )
+
+    def _first_open_adaptive(
+        self,
+        conn: sqlite3.Connection,
+        study: Study,
+        params: dict[str, Any],
+        rng: random.Random | Any,
+    ) -> int | None:
+        """The first comparison with room, in the random order, of the least settled pair.
+
+        Pairs are tried from the widest win-rate interval down: the half-width of a pair with n
+        judgments, w of them wins, grows with p (1 - p) / (n + 2) where p = (w + 1) / (n + 2), so
+        a pair without judgments comes first, then those whose rate is nearest one half per
+        judgment. Equal pairs are taken in a random order. The pair depends on earlier outcomes;
+        the comparison within the pair does not (the study's random order), so each pair's
+        prompts stay a random sample. The pairs are ranked in SQL from their counts, which
+        triggers keep current, and read one at a time: usually the first has a comparison, found
+        by one probe of the pair's index from the annotator's scan start.
+        """
+        ranked = conn.execute(
+            f"SELECT id FROM study_pairs WHERE study_id = :s ORDER BY {_UNSETTLED} DESC,"
+            " (id * :salt) % 2147483647",  # equal pairs in an order drawn from rng
+            {"s": study.id, "salt": rng.randrange(1, 2147483647)},
+        )
+        query = (
+            "SELECT c.id FROM comparisons c WHERE c.pair_id = :p AND c.is_gold = 0"
+            " AND c.is_open = 1 AND c.sort_key >= :start"
+            + self._UNSEEN
+            + self._ROOM
+            + " ORDER BY c.sort_key LIMIT 1"
+        )
+        for (pair_id,) in ranked:
+            row = conn.execute(query, {**params, "p": pair_id}).fetchone()
+            if row is not None:
+                return row[0]
+        return None
+
+    def _assignment(
+        self, conn: sqlite3.Connection, comparison_id: int, shown_order: str
+    ) -> Assignment:
+        row = conn.execute(
+            "SELECT c.study_id, c.prompt_id, c.is_gold, ra.model, ra.content, rb.model, rb.content"
+            " FROM comparisons c JOIN responses ra ON ra.id = c.response_a"
+            " JOIN responses rb ON rb.id = c.response_b WHERE c.id = ?",
+            [comparison_id],
+        ).fetchone()
+        study_id, prompt_id, is_gold, model_a, text_a, model_b, text_b = row
+        left, right = (text_a, text_b) if shown_order == "AB" else (text_b, text_a)
+        return Assignment(
+            comparison_id=comparison_id,
+            study_id=study_id,
+            prompt=self.get_prompt(prompt_id),
+            shown_order=shown_order,
+            left=left,
+            right=right,
+            model_a=model_a,
+            model_b=model_b,
+            is_gold=bool(is_gold),
+        )
+
+    def _check_person(self, annotator_id: int) -> None:
+        """Work is assigned to people only; a model judge's verdicts come in by import."""
+        row = self.conn.execute(
+            "SELECT name FROM annotators WHERE id = ? AND judge_kind = 'model'", [annotator_id]
+        ).fetchone()
+        if row is not None:
+            raise StoreError(f"{row[0]!r} is a model judge: it is not assigned comparisons")
+
+    def release(self, comparison_id: int, annotator_id: int) -> None:
+        """Give a leased comparison back to the pool."""
+        with self.transaction() as conn:
+            conn.execute(
+                "DELETE FROM leases WHERE comparison_id = ? AND annotator_id = ?",
+                [comparison_id, annotator_id],
+            )
+
+    def purge_expired_leases(self, clock: float | None = None) -> int:
+        now = time.time() if clock is None else clock
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM leases WHERE expires_at <= ?", [now]).rowcount
+
+    def record_judgment(
+        self,
+        comparison_id: int,
+        annotator_id: int,
+        *,
+        score: int,
+        shown_order: str,
+        rationale: str = "",
+        seconds: float | None = None,
+    ) -> Recorded:
+        """Store one judgment, at most once per annotator and comparison.
+
+        ``score`` is already oriented to model A (see :func:`pairwise.scales.orient`). A second
+        submit of the same item (double click, rerun, retry after a crash) returns ``duplicate``
+        and changes nothing. A regular comparison that reached its overlap while the annotator's
+        lease had lapsed returns ``full`` and is not stored, so no comparison is judged more often
+        than the study wants.
+        """
+        if shown_order not in SHOWN_ORDERS:
+            raise StoreError(f"shown_order must be 'AB' or 'BA', not {shown_order!r}")
+        check_note(rationale, "rationale")
+        self._check_person(annotator_id)
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT s.scale, s.overlap, c.n_judgments, c.is_gold FROM comparisons c"
+                " JOIN studies s ON s.id = c.study_id WHERE c.id = ?",
+                [comparison_id],
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no comparison {comparison_id}")
+            points, overlap, n, is_gold = row
+            try:
+                Scale(points).check(score)
+            except ValueError as e:
+                raise StoreError(str(e)) from None
+            done = conn.execute(
+                "SELECT id FROM judgments WHERE comparison_id = ? AND annotator_id = ?",
+                [comparison_id, annotator_id],
+            ).fetchone()
+            if done is not None:
+                return Recorded("duplicate", done[0])
+            if self._passed(conn, comparison_id, annotator_id):
+                self._drop_lease(conn, comparison_id, annotator_id)
+                return Recorded("duplicate")
+            if not is_gold and n >= overlap:
+                self._drop_lease(conn, comparison_id, annotator_id)
+                return Recorded("full")
+            cursor = conn.execute(
+                "INSERT INTO judgments (comparison_id, annotator_id, score, shown_order, rationale,"
+                " seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    comparison_id,
+                    annotator_id,
+                    int(score),
+                    shown_order,
+                    rationale or "",
+                    seconds,
+                    now_iso(),
+                ],
+            )
+            conn.execute(
+                "UPDATE comparisons SET n_judgments = n_judgments + 1,"
+                " is_open = (n_judgments + 1 < ?) WHERE id = ?",
+                [overlap, comparison_id],
+            )
+            self._drop_lease(conn, comparison_id, annotator_id)
+            return Recorded("stored", cursor.lastrowid)
+
+    def record_pass(
+        self, comparison_id: int, annotator_id: int, *, reason: str = "skip", note: str = ""
+    ) -> Recorded:
+        """Skip or flag (``unsafe``, ``broken``, ``unanswerable``) a comparison for this annotator.
+
+        A pass does not count towards the overlap; the annotator is not shown the item again.
+        A person gives one answer per comparison: a pass after their judgment (a stale second
+        tab) is a ``duplicate`` and changes nothing, as is a judgment after their pass.
+        """
+        if reason not in PASS_REASONS:
+            raise StoreError(f"reason must be one of {PASS_REASONS}, not {reason!r}")
+        check_note(note, "note")
+        with self.transaction() as conn:
+            judged = conn.execute(
+                "SELECT id FROM judgments WHERE comparison_id = ? AND annotator_id = ?",
+                [comparison_id, annotator_id],
+            ).fetchone()
+            if judged is not None:
+                self._drop_lease(conn, comparison_id, annotator_id)
+                return Recorded("duplicate", judged[0])
+            cursor = conn.execute(
+                "INSERT INTO passes (comparison_id, annotator_id, reason, note, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (comparison_id, annotator_id) DO NOTHING",
+                [comparison_id, annotator_id, reason, note or "", now_iso()],
+            )
+            self._drop_lease(conn, comparison_id, annotator_id)
+        return Recorded("stored" if cursor.rowcount else "duplicate")
+
+    @staticmethod
+    def _passed(conn: sqlite3.Connection, comparison_id: int, annotator_id: int) -> bool:
+        return (
+            conn.execute(
+                "SELECT 1 FROM passes WHERE comparison_id = ? AND annotator_id = ?",
+                [comparison_id, annotator_id],
+            ).fetchone()
+            is not None
+        )
+
+    @staticmethod
+    def _drop_lease(conn: sqlite3.Connection, comparison_id: int, annotator_id: int) -> None:
+        conn.execute(
+            "DELETE FROM leases WHERE comparison_id = ? AND annotator_id = ?",
+            [comparison_id, annotator_id],
+        )
