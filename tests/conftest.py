@@ -1,8 +1,16 @@
-"""Shared fixtures: real SQLite files in temporary folders, and the seeded demo study.
+"""Shared fixtures: real stores on the backend the run is for, and the seeded demo study.
 
-- ``store``: an empty store on a fresh file.
-- ``demo_store``: a store holding the demo study from ``prompts/`` (seeded once per session and
-  copied per test, so tests may write to it freely).
+The backend is SQLite files in temporary folders, or a PostgreSQL server when
+``PAIRWISE_TEST_DATABASE_URL`` names one (see ``databases.py``). Tests marked
+``sqlite_only("why")`` are about SQLite itself and are skipped on PostgreSQL, with that reason.
+
+- ``new_db``: ``new_db(name, copy_of=None, bare=False)`` gives the location (a path or a URL) of
+  a fresh store for this test, or of a copy of the closed store at ``copy_of``; the same name
+  twice is the same store. Use it for every ``Store(...)``, ``--db`` and ``PAIRWISE_DB``.
+- ``databases``: the session's :class:`databases.Databases`, for fixtures wider than a test.
+- ``store``: an empty store at a fresh location.
+- ``demo_db``: the location of a closed store holding the demo study from ``prompts/``, made
+  once per session; ``demo_store``: a copy of it per test, so tests may write to it freely.
 - ``judged``: the demo study judged to the end by three scripted annotators who favour the
   stronger model (432 judgments), for reports and exports.
 - ``write_file``: writes text or bytes to a file in the test's folder and returns its path.
@@ -11,11 +19,12 @@
 from __future__ import annotations
 
 import random
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from databases import BACKEND, ON_POSTGRES, SERVER, Databases, NewDatabase
 
 from pairwise.demo import ensure_demo
 from pairwise.scales import orient
@@ -24,27 +33,57 @@ from pairwise.store import Store
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 
+def pytest_report_header() -> str:
+    where = urlsplit(SERVER).netloc.rpartition("@")[2] if SERVER else "temporary folders"
+    return f"stores: {BACKEND} ({where})"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is None:
+            continue
+        reason = marker.args[0] if marker.args else marker.kwargs.get("reason")
+        if not reason:
+            raise pytest.UsageError(f"{item.nodeid}: sqlite_only needs a reason")
+        if ON_POSTGRES:
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    found = Databases()
+    yield found
+    found.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "pairwise.db")
+def new_db(databases: Databases, tmp_path: Path) -> Iterator[NewDatabase]:
+    with databases.scope(tmp_path) as new:
+        yield new
+
+
+@pytest.fixture
+def store(new_db: NewDatabase) -> Iterator[Store]:
+    s = Store(new_db("pairwise"))
     yield s
     s.close()
 
 
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database file with the demo study seeded, closed (so its WAL is checkpointed)."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    with Store(path) as s:
+def _seed_demo(location: str) -> None:
+    with Store(location) as s:  # closed: its WAL is checkpointed into the file
         assert ensure_demo(s, PROMPTS_DIR) is not None
-    return path
+
+
+@pytest.fixture(scope="session")
+def demo_db(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The location of a closed store with the demo study seeded: copy it, do not open it."""
+    return databases.template("demo", _seed_demo, tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture
-def demo_store(demo_db: Path, tmp_path: Path) -> Iterator[Store]:
-    copy = tmp_path / "demo.db"
-    shutil.copyfile(demo_db, copy)
-    s = Store(copy)
+def demo_store(demo_db: str, new_db: NewDatabase) -> Iterator[Store]:
+    s = Store(new_db("demo", copy_of=demo_db))
     yield s
     s.close()
 

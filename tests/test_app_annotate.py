@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from databases import ON_POSTGRES
 from streamlit.testing.v1 import AppTest
 
 from pairwise import auth
@@ -45,10 +46,10 @@ class ShownOrder(random.Random):
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def db(new_db, monkeypatch: pytest.MonkeyPatch) -> str:
     """A database with five prompts (one multi-turn with a system prompt) and one study."""
-    path = tmp_path / "app.db"
-    monkeypatch.setenv("PAIRWISE_DB", str(path))
+    path = new_db("app")
+    monkeypatch.setenv("PAIRWISE_DB", path)
     with Store(path) as s:
         prompts = [{"id": "tutor", "category": "knowledge", "messages": CONVERSATION, "tags": []}]
         prompts += [
@@ -79,7 +80,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def store(db: Path) -> Iterator[Store]:
+def store(db: str) -> Iterator[Store]:
     s = Store(db)
     yield s
     s.close()
@@ -348,9 +349,9 @@ def test_conversation_shows_every_turn_with_roles(store: Store, tokens: dict[str
     assert at.expander[0].markdown[0].value == "Prefer **correct** and *kind* answers."
 
 
-def test_huge_response_renders_as_plain_text(tmp_path: Path, monkeypatch) -> None:
-    path = tmp_path / "huge.db"
-    monkeypatch.setenv("PAIRWISE_DB", str(path))
+def test_huge_response_renders_as_plain_text(new_db, monkeypatch) -> None:
+    path = new_db("huge")
+    monkeypatch.setenv("PAIRWISE_DB", path)
     huge = "All work and no play. " * 50_000  # 1.1 MB
     with Store(path) as s:
         s.add_prompts(
@@ -364,9 +365,9 @@ def test_huge_response_renders_as_plain_text(tmp_path: Path, monkeypatch) -> Non
     assert "Short and sweet." in response_columns(at)
 
 
-def test_empty_response_is_shown_as_such(tmp_path: Path, monkeypatch) -> None:
-    path = tmp_path / "empty.db"
-    monkeypatch.setenv("PAIRWISE_DB", str(path))
+def test_empty_response_is_shown_as_such(new_db, monkeypatch) -> None:
+    path = new_db("empty")
+    monkeypatch.setenv("PAIRWISE_DB", path)
     with Store(path) as s:
         s.add_prompts(
             [{"id": "p", "category": "c", "messages": CONVERSATION[1:2], "tags": [], "turns": 1}]
@@ -725,45 +726,41 @@ def test_study_texts_cannot_add_links_or_images(store: Store, tokens: dict[str, 
 # -- the demo study and visitors who are not signed in ------------------------------------------
 
 
-def _dump(path: Path) -> list[str]:
-    with Store(path) as s:
-        return list(s.conn.iterdump())
-
-
 def test_a_visitor_who_is_not_signed_in_writes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    new_db, databases, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A store with imported prompts and an invitation but no study yet: the sign-in page shows,
     and the database is exactly as it was (no demo study, no person, nothing)."""
-    path = tmp_path / "production.db"
-    monkeypatch.setenv("PAIRWISE_DB", str(path))
+    path = new_db("production")
+    monkeypatch.setenv("PAIRWISE_DB", path)
     with Store(path) as s:
         s.add_prompts(
             [{"id": "p1", "category": "c", "messages": CONVERSATION[1:2], "tags": [], "turns": 1}]
         )
         s.add_responses([("p1", MODEL_A, "a"), ("p1", MODEL_B, "b")])
         auth.invite(s, "boss", admin=True)
-    before = _dump(path)
+    before = databases.snapshot(path)
+    assert any("boss" in line for line in before)
     at = open_app()
     assert at.info[0].value.startswith("Please sign in with the personal link")
     at = open_app("not-a-valid-link")
     assert at.error
-    assert _dump(path) == before
+    assert databases.snapshot(path) == before
 
 
 def test_the_demo_is_seeded_only_into_an_empty_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, new_db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    empty = tmp_path / "empty.db"
-    monkeypatch.setenv("PAIRWISE_DB", str(empty))
+    empty = new_db("empty", bare=True)
+    monkeypatch.setenv("PAIRWISE_DB", empty)
     at = open_app()
     assert at.info[0].value == DEMO_NOTICE
     with Store(empty) as s:
         assert [study.name for study in s.studies()] == ["demo"]
     # a store holding a prompt whose id the demo also uses (with other content): no demo, no
     # crash, and no server path on the page
-    used = tmp_path / "used.db"
-    monkeypatch.setenv("PAIRWISE_DB", str(used))
+    used = new_db("used")
+    monkeypatch.setenv("PAIRWISE_DB", used)
     with Store(used) as s:
         s.add_prompts(
             [
@@ -781,17 +778,24 @@ def test_the_demo_is_seeded_only_into_an_empty_database(
     assert any("no study to annotate" in i.value for i in at.info)
     with Store(used) as s:
         assert s.studies() == [] and s.counts()["prompts"] == 1
-    assert str(tmp_path) not in "\n".join(strings(at))
+    assert str(tmp_path) not in "\n".join(strings(at)) and used not in "\n".join(strings(at))
 
 
 def test_a_failing_page_shows_a_friendly_message_without_details(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, databases, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    broken = tmp_path / "not-a-database.db"
-    broken.write_bytes(b"this is not an SQLite file, but a page must not show a traceback" * 100)
-    monkeypatch.setenv("PAIRWISE_DB", str(broken))
+    if ON_POSTGRES:  # a database the server does not have
+        broken = databases.missing(tmp_path)
+    else:
+        garbage = tmp_path / "not-a-database.db"
+        garbage.write_bytes(
+            b"this is not an SQLite file, but a page must not show a traceback" * 100
+        )
+        broken = str(garbage)
+    monkeypatch.setenv("PAIRWISE_DB", broken)
     at = open_app()  # asserts that no exception reached the page
     assert at.error[0].value.startswith("Something went wrong on this page.")
     shown = "\n".join(strings(at))
-    for detail in (str(tmp_path), "Traceback", "DatabaseError", "not a database", ".py"):
+    hidden = (str(tmp_path), broken, "Traceback", "DatabaseError", "not a database", ".py")
+    for detail in hidden:
         assert detail not in shown

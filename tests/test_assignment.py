@@ -11,6 +11,7 @@ import time
 from collections import Counter
 
 import pytest
+from databases import check_intact
 
 from pairwise.plans import describe_plan, plan_pairs
 from pairwise.store import MAX_NOTE_CHARS, Prompt, Store, StoreError
@@ -36,8 +37,8 @@ def _fill(store: Store, n_prompts: int, models: dict[str, int | None]) -> None:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "assign.db")
+def store(new_db):
+    s = Store(new_db("assign"))
     _fill(s, 6, {"m1": None, "m2": None, "m3": 3})
     yield s
     s.close()
@@ -162,8 +163,8 @@ def test_double_submit_is_a_duplicate_with_the_first_id(store):
     assert _counts(store, study)[got.comparison_id] == (1, 1)
 
 
-def _gold_study(tmp_path, rate: float, *, n_prompts=200, n_gold=60, overlap=1):
-    store = Store(tmp_path / f"gold{rate}.db")
+def _gold_study(new_db, rate: float, *, n_prompts=200, n_gold=60, overlap=1):
+    store = Store(new_db(f"gold{rate}"))
     _fill(store, n_prompts, {"m1": None, "m2": None})
     study = store.create_study("g", pairs=[("m1", "m2")], overlap=overlap, gold_rate=rate, seed=7)
     gold_ids = store.comparisons_frame("g")["comparison_id"].tolist()[:n_gold]
@@ -183,8 +184,8 @@ def _take(store: Store, study, annotator_id: int, n: int, rng: random.Random) ->
     return taken
 
 
-def test_gold_items_come_at_the_study_rate(tmp_path):
-    store, study, gold_ids = _gold_study(tmp_path, 0.2)
+def test_gold_items_come_at_the_study_rate(new_db):
+    store, study, gold_ids = _gold_study(new_db, 0.2)
     a = store.add_annotator("a").id
     n = 150
     taken = _take(store, study, a, n, random.Random(11))
@@ -195,12 +196,12 @@ def test_gold_items_come_at_the_study_rate(tmp_path):
     store.close()
 
 
-def test_no_gold_at_rate_zero_and_each_gold_item_once_at_rate_one(tmp_path):
-    store, study, gold_ids = _gold_study(tmp_path, 0.0, n_prompts=40, n_gold=10)
+def test_no_gold_at_rate_zero_and_each_gold_item_once_at_rate_one(new_db):
+    store, study, gold_ids = _gold_study(new_db, 0.0, n_prompts=40, n_gold=10)
     a = store.add_annotator("a").id
     assert not any(t.is_gold for t in _take(store, study, a, 30, random.Random(1)))
     store.close()
-    store, study, gold_ids = _gold_study(tmp_path, 1.0, n_prompts=40, n_gold=10)
+    store, study, gold_ids = _gold_study(new_db, 1.0, n_prompts=40, n_gold=10)
     for name in ("a", "b"):
         taken = _take(store, study, store.add_annotator(name).id, 40, random.Random(2))
         # Gold first, each once, then the regular items: gold ignores the overlap of one, so both
@@ -324,8 +325,8 @@ def _collect(workers, results) -> list:
 
 
 @pytest.mark.stress
-def test_many_processes_fill_every_comparison_exactly(tmp_path):
-    path = str(tmp_path / "busy.db")
+def test_many_processes_fill_every_comparison_exactly(new_db):
+    path = new_db("busy")
     with Store(path) as store:
         _fill(store, 40, {"m1": None, "m2": None, "m3": None})
         store.create_study(
@@ -368,13 +369,13 @@ def test_many_processes_fill_every_comparison_exactly(tmp_path):
         seen_twice = store.query(
             "SELECT comparison_id, annotator_id, count(*) AS n FROM (SELECT comparison_id,"
             " annotator_id FROM judgments UNION ALL SELECT comparison_id, annotator_id FROM passes)"
-            " GROUP BY comparison_id, annotator_id HAVING n > 1"
+            " AS seen GROUP BY comparison_id, annotator_id HAVING count(*) > 1"
         )
         assert seen_twice == []
         for status, jid, cid, a, _ in attempts:  # a double submit answers with the first id
             if status == "duplicate":
                 assert stored[jid] == (cid, a)
-        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        check_intact(store)
         progress = store.study_progress(study)
         assert progress["done"] == progress["wanted"] == progress["judgments"] == 116 * OVERLAP
 

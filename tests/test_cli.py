@@ -23,12 +23,12 @@ def jsonl(*records: dict) -> str:
 
 
 @pytest.fixture
-def run(tmp_path):
-    """Run the CLI on a database in the test's folder; returns click's result."""
-    db = tmp_path / "cli.db"
+def run(new_db):
+    """Run the CLI on a fresh database (no tables yet); returns click's result."""
+    db = new_db("cli", bare=True)
 
     def invoke(*args: str, env: dict[str, str] | None = None):
-        return CliRunner().invoke(main, ["--db", str(db), *args], env=env)
+        return CliRunner().invoke(main, ["--db", db, *args], env=env)
 
     invoke.db = db
     return invoke
@@ -47,10 +47,11 @@ def files(tmp_path):
     return prompts, responses
 
 
-def test_init_creates_the_schema_and_seeds_the_demo_once(run):
+def test_init_creates_the_schema_and_seeds_the_demo_once(run, databases):
+    assert not databases.holds_store(run.db)
     result = run("init")
     assert result.exit_code == 0, result.output
-    assert run.db.exists() and "schema version 1" in result.output
+    assert databases.holds_store(run.db) and "schema version 1" in result.output
     seeded = run("init", "--demo")
     assert seeded.exit_code == 0 and "Seeded the demo study 'demo'" in seeded.output
     again = run("init", "--demo")
@@ -159,47 +160,46 @@ def test_bad_file_lists_its_problems_and_writes_nothing(run, tmp_path):
         assert s.counts()["prompts"] == 0
 
 
-def test_database_path_from_the_environment(tmp_path, files):
-    db = tmp_path / "env.db"
-    result = CliRunner().invoke(
-        main, ["import", "prompts", str(files[0])], env={"PAIRWISE_DB": str(db)}
-    )
+def test_database_path_from_the_environment(new_db, files):
+    db = new_db("env")
+    result = CliRunner().invoke(main, ["import", "prompts", str(files[0])], env={"PAIRWISE_DB": db})
     assert result.exit_code == 0, result.output
     with Store(db) as s:
         assert s.counts()["prompts"] == 4
 
 
-def test_unopenable_database_is_an_error(tmp_path):
-    result = CliRunner().invoke(main, ["--db", str(tmp_path / "no" / "such" / "x.db"), "init"])
+def test_unopenable_database_is_an_error(databases, tmp_path):
+    result = CliRunner().invoke(main, ["--db", databases.missing(tmp_path), "init"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot open the database")
 
 
-def _run(command: list[str], tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PAIRWISE_DB": str(tmp_path / "real.db")}
+def _run(command: list[str], tmp_path: Path, db: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PAIRWISE_DB": db}
     return subprocess.run(
         [*command, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
     )
 
 
-def _bad_file_fails_cleanly(command: list[str], tmp_path: Path) -> None:
+def _bad_file_fails_cleanly(command: list[str], tmp_path: Path, db: str) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_bytes("prompt_id,model,response\nx,m,caf\xe9\n".encode("latin-1"))
-    failed = _run(command, tmp_path, "import", "responses", str(bad))
+    failed = _run(command, tmp_path, db, "import", "responses", str(bad))
     assert failed.returncode == 1
     assert failed.stderr == f"Error: {bad}, line 2: is not UTF-8 (byte 0xe9); save it as UTF-8\n"
 
 
-def test_the_installed_script(tmp_path):
+def test_the_installed_script(tmp_path, new_db):
     """The ``pairwise`` script that ``pip install -e .`` puts on the PATH."""
     script = shutil.which("pairwise")
     if script is None:
         pytest.skip("the package is not installed (pip install -e .)")
-    seeded = _run([script], tmp_path, "init", "--demo")
+    db = new_db("real", bare=True)
+    seeded = _run([script], tmp_path, db, "init", "--demo")
     assert seeded.returncode == 0, seeded.stderr
     assert "Seeded the demo study 'demo'" in seeded.stdout
-    _bad_file_fails_cleanly([script], tmp_path)
+    _bad_file_fails_cleanly([script], tmp_path, db)
 
 
-def test_python_dash_m(tmp_path):
-    _bad_file_fails_cleanly([sys.executable, "-m", "pairwise.cli"], tmp_path)
+def test_python_dash_m(tmp_path, new_db):
+    _bad_file_fails_cleanly([sys.executable, "-m", "pairwise.cli"], tmp_path, new_db("real"))

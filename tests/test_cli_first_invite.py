@@ -21,12 +21,12 @@ from pairwise.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def invite(db: Path, *args: str):
-    return CliRunner().invoke(main, ["--db", str(db), "invite", *args])
+def invite(db: str, *args: str):
+    return CliRunner().invoke(main, ["--db", db, "invite", *args])
 
 
-def test_an_annotator_first_is_refused_and_nothing_is_written(tmp_path):
-    db = tmp_path / "fresh.db"
+def test_an_annotator_first_is_refused_and_nothing_is_written(new_db):
+    db = new_db("fresh", bare=True)
     refused = invite(db, "alice")
     assert refused.exit_code == 1
     assert refused.output.startswith("Error: nobody has been invited yet")
@@ -37,8 +37,8 @@ def test_an_annotator_first_is_refused_and_nothing_is_written(tmp_path):
         assert [p.name for p in s.annotators()] == []
 
 
-def test_an_admin_first_then_annotators(tmp_path):
-    db = tmp_path / "fresh.db"
+def test_an_admin_first_then_annotators(new_db):
+    db = new_db("fresh", bare=True)
     first = invite(db, "ada", "--admin")
     assert first.exit_code == 0, first.output
     assert first.output.startswith("Invited ada (admin).")
@@ -50,9 +50,9 @@ def test_an_admin_first_then_annotators(tmp_path):
         assert {p.name: p.role for p in s.annotators()} == {"ada": "admin", "alice": "annotator"}
 
 
-def test_the_rule_holds_while_no_link_was_ever_issued(tmp_path):
+def test_the_rule_holds_while_no_link_was_ever_issued(new_db):
     """An annotator registered without a link (imported judgments) does not end demo mode."""
-    db = tmp_path / "judged.db"
+    db = new_db("judged")
     with Store(db) as s:
         s.add_annotator("imported-judge")
     assert invite(db, "imported-judge").exit_code == 1
@@ -60,8 +60,8 @@ def test_the_rule_holds_while_no_link_was_ever_issued(tmp_path):
     assert invite(db, "imported-judge").exit_code == 0
 
 
-def test_the_real_command_refuses_with_one_line_on_stderr(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAIRWISE_DB": str(tmp_path / "real.db")}
+def test_the_real_command_refuses_with_one_line_on_stderr(tmp_path, new_db):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAIRWISE_DB": new_db("real", bare=True)}
     done = subprocess.run(
         [sys.executable, "-m", "pairwise.cli", "invite", "alice"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,

@@ -24,13 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 
 
-def pairwise(db: Path, *args: str, terminal: bool) -> tuple[int, str, str]:
+def pairwise(db: str, *args: str, terminal: bool, cwd: Path) -> tuple[int, str, str]:
     """Run ``pairwise --db DB ARGS``; ``(status, stdout, stderr)``, stderr a terminal or a pipe."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
-    command = [sys.executable, "-m", "pairwise.cli", "--db", str(db), *args]
+    command = [sys.executable, "-m", "pairwise.cli", "--db", db, *args]
     if not terminal:
         done = subprocess.run(
-            command, capture_output=True, text=True, env=env, cwd=db.parent, timeout=300
+            command, capture_output=True, text=True, env=env, cwd=cwd, timeout=300
         )
         return done.returncode, done.stdout, done.stderr
     leader, follower = pty.openpty()
@@ -51,7 +51,7 @@ def pairwise(db: Path, *args: str, terminal: bool) -> tuple[int, str, str]:
     try:
         with subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL,
-            env=env, cwd=db.parent, text=True,
+            env=env, cwd=cwd, text=True,
         ) as proc:  # fmt: skip
             os.close(follower)
             out, _ = proc.communicate(timeout=300)
@@ -69,9 +69,9 @@ def prompts_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_import_draws_bars_on_a_terminal(tmp_path, prompts_file):
+def test_import_draws_bars_on_a_terminal(tmp_path, new_db, prompts_file):
     status, out, terminal = pairwise(
-        tmp_path / "t.db", "import", "prompts", str(prompts_file), terminal=True
+        new_db("t"), "import", "prompts", str(prompts_file), terminal=True, cwd=tmp_path
     )
     assert status == 0, terminal
     assert out == f"{prompts_file}: prompts: 3000 inserted, 0 unchanged\n"
@@ -81,9 +81,9 @@ def test_import_draws_bars_on_a_terminal(tmp_path, prompts_file):
     assert terminal.count("Writing prompts") > 2  # drawn as it went, not only at the end
 
 
-def test_import_is_quiet_when_piped(tmp_path, prompts_file):
+def test_import_is_quiet_when_piped(tmp_path, new_db, prompts_file):
     status, out, err = pairwise(
-        tmp_path / "p.db", "import", "prompts", str(prompts_file), terminal=False
+        new_db("p"), "import", "prompts", str(prompts_file), terminal=False, cwd=tmp_path
     )
     assert status == 0
     assert out == f"{prompts_file}: prompts: 3000 inserted, 0 unchanged\n"
@@ -91,17 +91,18 @@ def test_import_is_quiet_when_piped(tmp_path, prompts_file):
 
 
 @pytest.fixture
-def judged_db(judged, tmp_path) -> Path:
+def judged_db(judged) -> str:
     judged.close()
-    return Path(judged.path)
+    return judged.path
 
 
 @pytest.mark.parametrize("terminal", [True, False])
 def test_report_and_export(judged_db, tmp_path, terminal):
     report_out = tmp_path / f"report-{terminal}.json"
     status, out, err = pairwise(
-        judged_db, "report", "--bootstrap", "20", "--out", str(report_out), terminal=terminal
-    )
+        judged_db, "report", "--bootstrap", "20", "--out", str(report_out), terminal=terminal,
+        cwd=tmp_path,
+    )  # fmt: skip
     assert status == 0, err
     assert out == f"wrote {report_out}\n"
     assert json.loads(report_out.read_text())["meta"]["counts"]["judgments"] == 432
@@ -110,7 +111,7 @@ def test_report_and_export(judged_db, tmp_path, terminal):
     else:
         assert err == ""
     data = tmp_path / f"prefs-{terminal}.jsonl"
-    status, out, err = pairwise(judged_db, "export", str(data), terminal=terminal)
+    status, out, err = pairwise(judged_db, "export", str(data), terminal=terminal, cwd=tmp_path)
     assert status == 0, err
     assert out.startswith(f"wrote {data} (")
     if terminal:

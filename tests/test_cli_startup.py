@@ -68,8 +68,8 @@ def call(*args: str) -> str:
 
 
 @pytest.mark.parametrize("admin", [True, False])
-def test_invite_and_revoke_load_no_data_stack(tmp_path, admin):
-    db = str(tmp_path / "invite.db")
+def test_invite_and_revoke_load_no_data_stack(tmp_path, new_db, admin):
+    db = new_db("invite")
     if admin:
         code = (
             RUN + call("--db", db, "invite", "ada", "--admin") + call("--db", db, "revoke", "ada")
@@ -81,8 +81,8 @@ def test_invite_and_revoke_load_no_data_stack(tmp_path, admin):
     assert heavy_modules_after(code, tmp_path) == []
 
 
-def test_commands_that_need_the_data_stack_still_load_it(tmp_path):
+def test_commands_that_need_the_data_stack_still_load_it(tmp_path, new_db):
     """The probe can fail: a report does import pandas."""
-    db = str(tmp_path / "report.db")
+    db = new_db("report")
     code = RUN + call("--db", db, "report", "--format", "json", "--bootstrap", "10")
     assert "pandas" in heavy_modules_after(code, tmp_path)

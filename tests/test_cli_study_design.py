@@ -18,16 +18,17 @@ def invoke(db, *args):
     return CliRunner().invoke(main, ["--db", str(db), *args])
 
 
-def test_plan_prints_the_closed_form(tmp_path):
-    out = invoke(tmp_path / "x.db", "plan", "--half-width", "0.05")
+def test_plan_prints_the_closed_form(new_db, databases):
+    db = new_db("x", bare=True)
+    out = invoke(db, "plan", "--half-width", "0.05")
     assert out.exit_code == 0, out.output
     assert "385 per pair" in out.output
-    assert not (tmp_path / "x.db").exists()  # no store needed without a pilot
+    assert not databases.holds_store(db)  # no store needed without a pilot
 
 
-def test_plan_json_has_the_documented_keys_and_the_library_numbers(tmp_path):
+def test_plan_json_has_the_documented_keys_and_the_library_numbers(new_db):
     args = ["--half-width", "0.04", "--overlap", "3", "--icc", "0.2", "--pairs", "6"]
-    out = invoke(tmp_path / "x.db", "plan", *args, "--seconds", "30", "--format", "json")
+    out = invoke(new_db("x", bare=True), "plan", *args, "--seconds", "30", "--format", "json")
     assert out.exit_code == 0, out.output
     record = json.loads(out.output)
     expected = analysis.plan_study(
@@ -75,8 +76,8 @@ def test_plan_takes_the_pilots_icc_ties_and_seconds(judged):
         (["--half-width", "0.05", "--study", "nope"], "no study 'nope'"),
     ],
 )
-def test_plan_errors_are_one_line(tmp_path, args, message):
-    out = invoke(tmp_path / "x.db", "plan", *args)
+def test_plan_errors_are_one_line(new_db, args, message):
+    out = invoke(new_db("x", bare=True), "plan", *args)
     assert out.exit_code == 1
     assert message in out.output and "Traceback" not in out.output
 

@@ -215,9 +215,9 @@ def test_the_studies_page_puts_it_back(signed_in):
     assert any("in use again" in s.value for s in at.success)
 
 
-def test_the_real_command_from_demo_to_nothing(tmp_path):
+def test_the_real_command_from_demo_to_nothing(tmp_path, new_db):
     """``pairwise`` as a program: seed, invite, see it set apart, remove it, and it stays gone."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAIRWISE_DB": str(tmp_path / "real.db")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAIRWISE_DB": new_db("real", bare=True)}
 
     def run(*args: str) -> str:
         done = subprocess.run(
@@ -238,6 +238,7 @@ def test_the_real_command_from_demo_to_nothing(tmp_path):
     assert "not seeded" in run("init", "--demo")
 
 
+@pytest.mark.sqlite_only("a SQLite file written by an earlier version is migrated")
 def test_a_store_from_before_set_apart_opens_with_its_studies_in_use(tmp_path):
     """An older store gains ``studies.demo`` and ``studies.set_apart_at`` by ALTER TABLE."""
     path = tmp_path / "old.db"

@@ -88,6 +88,7 @@ def test_position_check_counts_only_judgments_with_a_known_side():
     assert (found.n, found.wins, found.share) == (alone.n, alone.wins, alone.share)
 
 
+@pytest.mark.sqlite_only("a SQLite file written by an earlier version is migrated")
 def test_an_old_store_gets_a_nullable_shown_order_and_keeps_everything(tmp_path, judged):
     """A store written by 0.1.0, when shown_order was NOT NULL (and judgments had eight columns):
     the columns added since arrive, the table is rebuilt once, nothing is lost."""
@@ -218,6 +219,7 @@ def test_annotate_page_never_offers_a_read_only_study(store, tmp_path, monkeypat
     assert table.loc["full", "annotation"] == "open"
 
 
+@pytest.mark.sqlite_only("a SQLite file written by an earlier version is migrated")
 def test_an_old_store_loses_model_names_from_placeholders(tmp_path):
     path = tmp_path / "old.db"
     with Store(path) as new:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from databases import dump
 
 from pairwise.demo import demo_dir, ensure_demo
 from pairwise.ingest import (
@@ -35,11 +36,6 @@ from pairwise.ingest import (
 from pairwise.store import Prompt, Store
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-
-
-def dump(store: Store) -> list[str]:
-    """The whole database as SQL: equal dumps mean nothing was written."""
-    return list(store.conn.iterdump())
 
 
 def jsonl(*records: dict) -> str:
@@ -716,7 +712,7 @@ COMPARED = [
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "csv"])
-def test_frame_round_trip(demo_store, tmp_path, suffix):
+def test_frame_round_trip(demo_store, tmp_path, new_db, suffix):
     _judge_demo(demo_store)
     frame = demo_store.judgments_frame("demo", with_text=True)
     path = tmp_path / f"judgments.{suffix}"
@@ -724,7 +720,7 @@ def test_frame_round_trip(demo_store, tmp_path, suffix):
         frame.to_json(path, orient="records", lines=True, force_ascii=False)
     else:
         frame.to_csv(path, index=False)
-    with Store(tmp_path / "other.db") as other:
+    with Store(new_db("other")) as other:
         result = import_judgments(other, path)
         assert result.inserted["judgments"] == 18
         back = other.judgments_frame("demo")
@@ -867,9 +863,9 @@ def test_demo_fixture_is_a_private_copy(demo_store, store):
     assert demo_store.path != store.path
 
 
-def test_two_processes_seed_the_demo_once(tmp_path):
+def test_two_processes_seed_the_demo_once(tmp_path, new_db):
     """Both processes open the store, meet at a barrier of marker files, then seed at once."""
-    db = tmp_path / "race.db"
+    db = new_db("race", bare=True)
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
@@ -885,7 +881,7 @@ def test_two_processes_seed_the_demo_once(tmp_path):
     marks = [str(tmp_path / "one.ready"), str(tmp_path / "two.ready")]
     runs = [
         subprocess.Popen(
-            [sys.executable, "-c", script, str(db), me, other],
+            [sys.executable, "-c", script, db, me, other],
             stdout=subprocess.PIPE,
             text=True,
         )

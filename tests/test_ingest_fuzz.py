@@ -11,11 +11,12 @@ import contextlib
 import csv
 import io
 import json
-import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from databases import Databases, dump
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -137,8 +138,29 @@ def _unpack(record: dict) -> dict:
     return record
 
 
+@dataclass(frozen=True)
+class Fuzz:
+    """The folder the examples write their files to, and the store each example starts from."""
+
+    folder: Path
+    databases: Databases
+    template: str
+
+    @contextlib.contextmanager
+    def store(self) -> Iterator[Store]:
+        """A copy of the template, so that every example (and its replay) starts from the same
+        state."""
+        work = self.databases.new(self.folder, "work", copy_of=self.template)
+        store = Store(work)
+        try:
+            yield store
+        finally:
+            store.close()
+            self.databases.drop(work)
+
+
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
+def fuzz(databases: Databases, tmp_path_factory) -> Fuzz:
     """A small database (two prompts, two models) that each example starts from."""
     folder = tmp_path_factory.mktemp("fuzz")
     prompts = folder / "p.jsonl"
@@ -147,40 +169,31 @@ def template(tmp_path_factory) -> Path:
     )
     responses = folder / "r.csv"
     responses.write_text("prompt_id,model,response\np1,m1,a\np1,m2,b\np2,m1,c\np2,m2,d\n")
-    with Store(folder / "template.db") as store:
-        import_prompts(store, prompts)
-        import_responses(store, responses)
-    return folder / "template.db"
 
+    def fill(location: str) -> None:
+        with Store(location) as store:
+            import_prompts(store, prompts)
+            import_responses(store, responses)
 
-@contextlib.contextmanager
-def fresh_store(template: Path) -> Iterator[Store]:
-    """A copy of the template, so that every example (and its replay) starts from the same state."""
-    work = template.with_name("work.db")
-    shutil.copyfile(template, work)
-    store = Store(work)
-    try:
-        yield store
-    finally:
-        store.close()
+    return Fuzz(folder, databases, databases.template("template", fill, folder))
 
 
 def check_import(store: Store, kind: str, path: Path, **options) -> None:
     """The property: success (and then idempotence) or an IngestError that wrote nothing."""
     importer = IMPORTERS[kind]
-    before = list(store.conn.iterdump())
+    before = dump(store)
     try:
         importer(store, path, **options)
     except IngestError as e:
         event(f"{kind}: refused")
         assert e.problems and str(e)
-        assert list(store.conn.iterdump()) == before
+        assert dump(store) == before
         return
     event(f"{kind}: imported")
-    after = list(store.conn.iterdump())
+    after = dump(store)
     again = importer(store, path, **options)
     assert sum(again.inserted.values()) == 0
-    assert list(store.conn.iterdump()) == after
+    assert dump(store) == after
 
 
 def as_jsonl(items: list[dict], ascii_only: bool) -> bytes:
@@ -205,10 +218,10 @@ def as_csv(items: list[dict], keys: list[str]) -> bytes:
     suffix=st.sampled_from([".jsonl", ".json", ".csv"]),
     content=st.binary(max_size=300),
 )
-def test_random_bytes(template, kind, suffix, content):
-    path = template.with_name(f"bytes{suffix}")
+def test_random_bytes(fuzz, kind, suffix, content):
+    path = fuzz.folder / f"bytes{suffix}"
     path.write_bytes(content)
-    with fresh_store(template) as store:
+    with fuzz.store() as store:
         check_import(store, kind, path)
 
 
@@ -218,7 +231,7 @@ def test_random_bytes(template, kind, suffix, content):
     kind=st.sampled_from(sorted(IMPORTERS)),
     form=st.sampled_from(["jsonl", "csv", "json"]),
 )
-def test_random_records(template, data, kind, form):
+def test_random_records(fuzz, data, kind, form):
     keys = KEYS[kind]
     items = data.draw(records(kind))
     if form == "jsonl":
@@ -227,10 +240,10 @@ def test_random_records(template, data, kind, form):
         content = as_csv(items, data.draw(st.lists(st.sampled_from(keys), min_size=1, unique=True)))
     else:
         content = json.dumps(items).encode()
-    path = template.with_name(f"{kind}.{form}")
+    path = fuzz.folder / f"{kind}.{form}"
     path.write_bytes(content)
     options = {"study": data.draw(st.sampled_from([None, "fz"]))} if kind == "judgments" else {}
-    with fresh_store(template) as store:
+    with fuzz.store() as store:
         check_import(store, kind, path, **options)
 
 
@@ -260,10 +273,10 @@ VALID_FILES = {(kind, SUFFIX[kind]): content for kind, content in VALID.items()}
 
 
 @pytest.mark.parametrize(("kind", "suffix"), sorted(VALID_FILES))
-def test_the_files_to_mutate_import(template, kind, suffix):
-    path = template.with_name(f"valid{suffix}")
+def test_the_files_to_mutate_import(fuzz, kind, suffix):
+    path = fuzz.folder / f"valid{suffix}"
     path.write_bytes(VALID_FILES[kind, suffix])
-    with fresh_store(template) as store:
+    with fuzz.store() as store:
         assert sum(IMPORTERS[kind](store, path).inserted.values()) > 0
 
 
@@ -276,7 +289,7 @@ def test_the_files_to_mutate_import(template, kind, suffix):
         max_size=4,
     ),
 )  # fmt: skip
-def test_mutated_valid_files(template, source, edits):
+def test_mutated_valid_files(fuzz, source, edits):
     kind, suffix = source
     content = bytearray(VALID_FILES[source])
     for action, at, chunk in edits:
@@ -287,7 +300,7 @@ def test_mutated_valid_files(template, source, edits):
             content[at:at] = chunk
         else:
             content[at : at + len(chunk)] = chunk
-    path = template.with_name(f"mutated{suffix}")
+    path = fuzz.folder / f"mutated{suffix}"
     path.write_bytes(bytes(content))
-    with fresh_store(template) as store:
+    with fuzz.store() as store:
         check_import(store, kind, path)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from databases import dump
 from streamlit.testing.v1 import AppTest
 
 from pairwise import auth
@@ -32,10 +33,6 @@ from pairwise.store import schema as store_schema
 ALPACA_EVAL = Path(__file__).parent / "fixtures" / "alpaca_eval"
 ANNOTATIONS = ALPACA_EVAL / "annotations.json"
 BASELINE, MODEL = "gpt4_1106_preview", "tulu-2-dpo-70b"
-
-
-def dump(store: Store) -> list[str]:
-    return list(store.conn.iterdump())
 
 
 def jsonl(*records: dict) -> str:
@@ -280,12 +277,12 @@ def test_own_frame_rows_carry_judge_kind_and_soft_verdicts(store, write_file):
     assert caught.value.field == "p_a"
 
 
-def test_the_frame_round_trips_judge_kind_and_p_a(outputs, tmp_path):
+def test_the_frame_round_trips_judge_kind_and_p_a(outputs, tmp_path, new_db):
     import_judgments(outputs, ANNOTATIONS, study="ae")
     frame = outputs.judgments_frame("ae", with_text=True)
     path = tmp_path / "frame.jsonl"
     frame.to_json(path, orient="records", lines=True)
-    other = Store(tmp_path / "other.db")
+    other = Store(new_db("other"))
     import_judgments(other, path)
     back = other.judgments_frame("ae")
     columns = ["prompt_id", "model_a", "model_b", "annotator", "judge_kind", "score", "p_a"]
@@ -305,6 +302,7 @@ def test_annotator_quality_leaves_model_judges_out(outputs, write_file):
     assert people_only(frame).empty
 
 
+@pytest.mark.sqlite_only("a SQLite file written by an earlier version is migrated")
 def test_a_store_from_before_judge_kinds_opens_with_people_and_hard_verdicts(tmp_path):
     """An older store gains judge_kind, p_a, score_ab and score_ba by ALTER TABLE on open."""
     path = tmp_path / "old.db"

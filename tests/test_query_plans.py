@@ -103,6 +103,7 @@ def _hot_path(store: Store, study, people) -> dict[str, Callable[[], object]]:
     }
 
 
+@pytest.mark.sqlite_only("reads the plans of SQLite's query planner")
 @pytest.mark.parametrize("adaptive", [False, True])
 def test_the_hot_path_reads_through_indexes(busy, adaptive):
     store, study, people = busy
@@ -113,6 +114,7 @@ def test_the_hot_path_reads_through_indexes(busy, adaptive):
         assert _full_scans(plans) == [], name
 
 
+@pytest.mark.sqlite_only("reads the plans of SQLite's query planner")
 @pytest.mark.parametrize(
     "adaptive, picking, index",
     [(False, "c.is_gold = 0", "comparisons_next"), (True, "c.pair_id =", "comparisons_pair_next")],
@@ -129,6 +131,7 @@ def test_the_next_comparison_is_found_in_index_order_without_a_sort(busy, adapti
         assert not any("TEMP B-TREE" in d for d in details), (sql, details)
 
 
+@pytest.mark.sqlite_only("reads the plans of SQLite's query planner")
 def test_a_full_scan_would_be_caught(busy):
     store, _, _ = busy
     plans = _plans(
@@ -194,6 +197,7 @@ def _work_per_call(tmp_path, factor: int) -> dict[str, int]:
     return figures
 
 
+@pytest.mark.sqlite_only("counts the steps of SQLite's virtual machine")
 def test_the_work_per_call_does_not_grow_with_the_study(tmp_path):
     small, large = _work_per_call(tmp_path, 1), _work_per_call(tmp_path, 12)
     grown = {
@@ -290,12 +294,12 @@ def _expected_progress(store: Store, study, annotator: int) -> tuple[dict, dict]
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_the_next_comparison_matches_a_plain_reading_of_the_tables(tmp_path, seed):
+def test_the_next_comparison_matches_a_plain_reading_of_the_tables(new_db, seed):
     """Random judging, passing, releasing, lapsing leases, overlap changes, gold marks and new
     comparisons: whatever moved, the store hands out exactly the first fitting comparison, and
     its kept progress totals equal a fresh count."""
     rng = random.Random(seed)
-    store = Store(tmp_path / "model.db")
+    store = Store(new_db("model"))
     _fill(store, 10, ["m1", "m2", "m3", "m4"])
     study = store.create_study("s", pairs=[("m1", "m2"), ("m1", "m3")], overlap=2, seed=seed)
     people = [store.add_annotator(f"a{i}").id for i in range(4)]
@@ -347,8 +351,8 @@ def test_the_next_comparison_matches_a_plain_reading_of_the_tables(tmp_path, see
     store.close()
 
 
-def test_totals_are_filled_in_for_a_database_written_before_they_existed(tmp_path):
-    old = tmp_path / "old.db"
+def test_totals_are_filled_in_for_a_database_written_before_they_existed(new_db):
+    old = new_db("old")
     store = Store(old)
     _fill(store, 8, ["m1", "m2", "m3"])
     study = store.create_study("s", pairs=[("m1", "m2"), ("m2", "m3")], overlap=2, seed=3)
@@ -362,8 +366,7 @@ def test_totals_are_filled_in_for_a_database_written_before_they_existed(tmp_pat
     expected = _expected_progress(store, study, people[0])
     store.conn.execute("DELETE FROM study_totals")  # as before the table existed
     store.close()
-    copy = tmp_path / "reopened.db"  # a path this process has not opened: the schema step runs
-    copy.write_bytes(old.read_bytes())
+    copy = new_db("reopened", copy_of=old)  # not opened by this process: the schema step runs
     with Store(copy) as reopened:
         study = reopened.get_study("s")
         got = (reopened.study_progress(study), reopened.annotator_progress(study, people[0]))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import sqlite3
 
 import numpy as np
 import pandas as pd
 import pytest
+from databases import INTEGRITY_ERRORS
 
 from pairwise.scales import Scale, orient, outcome, unorient
 from pairwise.store import DuplicateConflict, ImportedJudgment, Prompt, Store, StoreError
@@ -18,8 +18,8 @@ def _prompt(pid: str, text: str = "hi", category: str = "chat") -> Prompt:
 
 
 @pytest.fixture
-def small(tmp_path):
-    store = Store(tmp_path / "t.db")
+def small(new_db):
+    store = Store(new_db("t"))
     store.add_prompts([_prompt("p1"), _prompt("p2", "yo", "code")])
     store.add_responses(
         [("p1", "m1", "a"), ("p1", "m2", "bbb"), ("p2", "m1", "cc"), ("p2", "m2", "dddd")]
@@ -28,19 +28,23 @@ def small(tmp_path):
     store.close()
 
 
-def test_file_is_wal_with_foreign_keys_and_schema_version(small):
+@pytest.mark.sqlite_only("the settings of the SQLite file")
+def test_file_is_wal_with_foreign_keys(small):
     assert small.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert small.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_schema_version_and_foreign_keys_are_enforced(small):
     assert small.schema_version == 1
-    with pytest.raises(sqlite3.IntegrityError), small.transaction() as conn:
+    with pytest.raises(INTEGRITY_ERRORS), small.transaction() as conn:
         conn.execute(
             "INSERT INTO responses (prompt_id, model, content, chars, content_hash, created_at)"
             " VALUES ('nope', 'm', 'x', 1, 'h', 'now')"
         )
 
 
-def test_reopening_keeps_data_and_version(tmp_path):
-    path = tmp_path / "r.db"
+def test_reopening_keeps_data_and_version(new_db):
+    path = new_db("r")
     with Store(path) as s:
         s.add_prompts([_prompt("p1")])
     with Store(path) as s:
@@ -188,10 +192,10 @@ def _joined_reference(store: Store, with_text: bool) -> pd.DataFrame:
     return frame
 
 
-def test_frame_equals_a_plain_join_of_the_tables(tmp_path):
+def test_frame_equals_a_plain_join_of_the_tables(new_db):
     """Two studies whose comparison ids interleave, gold items, an excluded annotator, missing
     seconds and rationales: every filter gives the rows and values of a plain SQL join."""
-    store = Store(tmp_path / "j.db")
+    store = Store(new_db("j"))
     store.add_prompts([_prompt(f"p{i}", f"q{i} ü", ["chat", "code"][i % 2]) for i in range(6)])
     models = ("m1", "m2", "m3")
     store.add_responses(

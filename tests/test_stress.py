@@ -1,4 +1,4 @@
-"""Many processes against one SQLite file for a few seconds, with everything going wrong at once.
+"""Many processes against one store for a few seconds, with everything going wrong at once.
 
 Eight worker processes, two annotators each, take and judge comparisons until a deadline: some
 leases are a few milliseconds long and lapse while others wait, one item in ten is abandoned
@@ -10,8 +10,8 @@ comparisons, and re-imports every file once (which must write nothing).
 Afterwards the counts are exact: every judgment a worker was told was stored is in the table
 exactly once with the score first sent, nothing else is; every import wrote exactly its rows;
 each comparison's ``n_judgments`` equals its rows, no regular comparison holds more than the
-overlap, ``is_open`` agrees, no annotator judged or passed an item twice; SQLite's integrity
-and foreign-key checks pass. (``test_assignment.py`` runs the gentler version to completion.)
+overlap, ``is_open`` agrees, no annotator judged or passed an item twice; on SQLite, the file's
+integrity and foreign-key checks pass. (``test_assignment.py`` runs the gentler version to completion.)
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from databases import check_intact
 from test_assignment import _collect, _counts, _fill
 
 from pairwise.ingest import import_judgments
@@ -121,8 +122,8 @@ def _importer(path: str, folder: Path, start, reached, results) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_a_busy_file_keeps_exact_counts(tmp_path: Path) -> None:
-    path = str(tmp_path / "busy.db")
+def test_a_busy_store_keeps_exact_counts(tmp_path: Path, new_db) -> None:
+    path = new_db("busy")
     with Store(path) as store:
         _fill(store, 30, {"m1": None, "m2": None, "m3": None})
         study = store.create_study(
@@ -169,8 +170,7 @@ def test_a_busy_file_keeps_exact_counts(tmp_path: Path) -> None:
         _check_judgments(store, attempts)
         _check_imports(store, batches)
         _check_comparisons(store, store.get_study(study.id), set(gold))
-        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        check_intact(store)
         # workers reached the comparisons that the imports brought while they ran
         imported = store.query(
             "SELECT count(*) AS n FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
@@ -233,7 +233,7 @@ def _check_comparisons(store: Store, study, gold: set[int]) -> None:
     assert all(r["n_judgments"] == r["n"] for r in gold_counts)
     twice = store.query(
         "SELECT comparison_id, annotator_id FROM (SELECT comparison_id, annotator_id FROM"
-        " judgments UNION ALL SELECT comparison_id, annotator_id FROM passes)"
+        " judgments UNION ALL SELECT comparison_id, annotator_id FROM passes) AS seen"
         " GROUP BY comparison_id, annotator_id HAVING count(*) > 1"
     )
     assert twice == []

@@ -1,7 +1,8 @@
 """Driving the real app: start it on a database, and wait for its pages to settle.
 
-``serve(db)`` runs ``streamlit run annotate_app.py`` on a free port with ``PAIRWISE_DB=db`` and
-yields the base URL once ``/_stcore/health`` answers. The waiting helpers wait for the page to
+``serve(db, folder)`` runs ``streamlit run annotate_app.py`` in ``folder`` on a free port with
+``PAIRWISE_DB=db`` (a SQLite path or a PostgreSQL URL) and yields the base URL once
+``/_stcore/health`` answers. The waiting helpers wait for the page to
 reach a new state (a new comparison on screen, no element left over from an earlier run) rather
 than sleeping. Screenshots go to ``test-artifacts/`` at the repository root.
 """
@@ -86,8 +87,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(db: Path, *flags: str) -> Iterator[str]:
-    """Run the app on ``db`` and yield its base URL; the server's log is shown if it fails.
+def serve(db: str, folder: Path, *flags: str) -> Iterator[str]:
+    """Run the app on the store at ``db`` and yield its base URL; the server's log (kept in
+    ``folder``) is shown if it fails.
 
     ``flags`` are added to ``streamlit run`` (they override ``.streamlit/config.toml``)."""
     port = free_port()
@@ -110,11 +112,11 @@ def serve(db: Path, *flags: str) -> Iterator[str]:
         "none",
         *flags,
     ]
-    env = {**os.environ, "PAIRWISE_DB": str(db)}
-    log_path = db.with_name(f"{db.name}.{port}.server.log")
-    # run in the database's folder: no secrets.toml of the working copy turns on OIDC sign-in
+    env = {**os.environ, "PAIRWISE_DB": db}
+    log_path = folder / f"server-{port}.log"
+    # run in the test's folder: no secrets.toml of the working copy turns on OIDC sign-in
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, cwd=db.parent, env=env, stdout=log, stderr=log)
+        server = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, server, log_path)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from databases import Databases
 from test_app_annotate import ShownOrder
 
 from pairwise import auth
@@ -80,7 +80,7 @@ def for_model_a(value_for_left: int, shown_order: str) -> int:
 @dataclass(frozen=True)
 class DemoApp:
     url: str
-    db: Path
+    db: str
     tokens: dict[str, str]
 
     def link(self, who: str, path: str = "") -> str:
@@ -88,16 +88,19 @@ class DemoApp:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, demo_db: Path) -> Iterator[DemoApp]:
-    db = tmp_path_factory.mktemp("browser") / "app.db"
-    shutil.copyfile(demo_db, db)
-    with Store(db) as store:
-        tokens = {ADMIN: auth.invite(store, ADMIN, admin=True)[1]}
-        tokens.update({name: auth.invite(store, name)[1] for name in PEOPLE})
-        store.set_apart("demo", apart=False)  # invitations set it apart; here it is the study
-        _judge_some(store)
-    with serve(db) as url:
-        yield DemoApp(url, db, tokens)
+def app(
+    databases: Databases, tmp_path_factory: pytest.TempPathFactory, demo_db: str
+) -> Iterator[DemoApp]:
+    folder = tmp_path_factory.mktemp("browser")
+    with databases.scope(folder) as new_db:
+        db = new_db("app", copy_of=demo_db)
+        with Store(db) as store:
+            tokens = {ADMIN: auth.invite(store, ADMIN, admin=True)[1]}
+            tokens.update({name: auth.invite(store, name)[1] for name in PEOPLE})
+            store.set_apart("demo", apart=False)  # invitations set it apart; here it is the study
+            _judge_some(store)
+        with serve(db, folder) as url:
+            yield DemoApp(url, db, tokens)
 
 
 def _judge_some(store: Store, per_person: int = 24) -> None:
@@ -512,9 +515,9 @@ def test_the_admin_reads_the_report(app: DemoApp, tab, store: Store) -> None:
     assert tab.dialogs == []
 
 
-def test_first_start_seeds_the_demo_in_local_demo_mode(tmp_path: Path, tab) -> None:
-    db = tmp_path / "fresh.db"
-    with serve(db) as url:
+def test_first_start_seeds_the_demo_in_local_demo_mode(tmp_path: Path, new_db, tab) -> None:
+    db = new_db("fresh", bare=True)
+    with serve(db, tmp_path) as url:
         page = tab.page
         page.goto(url)
         next_item(page, None)

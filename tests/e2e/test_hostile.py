@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from databases import Databases
 
 from pairwise import auth
 from pairwise.ingest import StudySpec, create_study, import_prompts, import_responses
@@ -96,13 +97,16 @@ RESPONSES = [
 @dataclass(frozen=True)
 class HostileApp:
     url: str
-    db: Path
+    db: str
     token: str
     watcher: str
+    folder: Path
 
 
 @pytest.fixture(scope="module")
-def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileApp]:
+def hostile_app(
+    databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HostileApp]:
     folder = tmp_path_factory.mktemp("hostile")
     prompts = folder / "prompts.jsonl"
     prompts.write_text("".join(json.dumps(p) + "\n" for p in PROMPTS), encoding="utf-8")
@@ -110,22 +114,23 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileApp
     with io.StringIO() as out:
         csv.writer(out).writerows([("prompt_id", "model", "response"), *RESPONSES])
         responses.write_text(out.getvalue(), encoding="utf-8", newline="")
-    db = folder / "hostile.db"
-    with Store(db) as store:
-        import_prompts(store, prompts)
-        import_responses(store, responses)
-        spec = StudySpec(
-            name="hostile",
-            models=["model-one", "model-two"],
-            overlap=2,
-            question=f"Which is better? ![question pixel]({TRACKER}/question.png)",
-            guidelines=f"Read carefully.\n\n![guidelines pixel]({TRACKER}/guidelines.png)",
-        )
-        create_study(store, spec)
-        token = auth.invite(store, "reader")[1]
-        watcher = auth.invite(store, "watcher")[1]
-    with serve(db) as url:
-        yield HostileApp(url, db, token, watcher)
+    with databases.scope(folder) as new_db:
+        db = new_db("hostile")
+        with Store(db) as store:
+            import_prompts(store, prompts)
+            import_responses(store, responses)
+            spec = StudySpec(
+                name="hostile",
+                models=["model-one", "model-two"],
+                overlap=2,
+                question=f"Which is better? ![question pixel]({TRACKER}/question.png)",
+                guidelines=f"Read carefully.\n\n![guidelines pixel]({TRACKER}/guidelines.png)",
+            )
+            create_study(store, spec)
+            token = auth.invite(store, "reader")[1]
+            watcher = auth.invite(store, "watcher")[1]
+        with serve(db, folder) as url:
+            yield HostileApp(url, db, token, watcher, folder)
 
 
 # Every attribute that could run code, every link target that is not a web or mail address,
@@ -158,7 +163,7 @@ def assert_inert(page, app_url: str) -> None:
     assert page.get_by_test_id("stMain").is_visible()  # no style sheet hid the page
 
 
-def shown_prompt(db: Path, who: str = "reader") -> str:
+def shown_prompt(db: str, who: str = "reader") -> str:
     with Store(db) as store:
         rows = store.query(
             "SELECT c.prompt_id FROM leases l JOIN comparisons c ON c.id = l.comparison_id"
@@ -262,5 +267,5 @@ def test_a_deployed_page_shows_no_developer_tools(hostile_app: HostileApp, tab) 
     (as the same app started with the default toolbar mode shows)."""
     link = f"/?token={hostile_app.watcher}"
     assert _developer_tools(tab.page, hostile_app.url + link) == []
-    with serve(hostile_app.db, "--client.toolbarMode", "auto") as url:
+    with serve(hostile_app.db, hostile_app.folder, "--client.toolbarMode", "auto") as url:
         assert _developer_tools(tab.page, url + link) != []

@@ -10,12 +10,11 @@ by measuring boxes (getBoundingClientRect, getClientRects of each word), not by 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from databases import Databases
 
 from pairwise import auth
 from pairwise.store import Store
@@ -40,7 +39,7 @@ CODE_RESPONSES = {
 @dataclass(frozen=True)
 class LayoutApp:
     url: str
-    db: Path
+    db: str
     tokens: dict[str, str]
 
     def link(self, who: str) -> str:
@@ -48,40 +47,43 @@ class LayoutApp:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, demo_db: Path) -> Iterator[LayoutApp]:
+def app(
+    databases: Databases, tmp_path_factory: pytest.TempPathFactory, demo_db: str
+) -> Iterator[LayoutApp]:
     from .driver import serve
 
-    db = tmp_path_factory.mktemp("layout") / "app.db"
-    shutil.copyfile(demo_db, db)
-    with Store(db) as store:
-        prompts = [
-            {
-                "id": f"code-{i}",
-                "category": "coding",
-                "messages": [{"role": "user", "content": f"Solve 2x + 3.00 = 3.30, case {i}."}],
-                "tags": [],
-                "turns": 1,
-            }
-            for i in range(3)
-        ]
-        store.add_prompts(prompts)
-        store.add_responses(
-            (p["id"], model, text) for p in prompts for model, text in CODE_RESPONSES.items()
-        )
-        store.create_study(
-            "code",
-            pairs=[("atlas-7b-chat", "cirrus-70b-chat")],
-            prompt_ids=[p["id"] for p in prompts],
-            overlap=len(PEOPLE),
-            seed=1,
-        )
-        tokens = {name: auth.invite(store, name)[1] for name in PEOPLE}
-        store.set_apart("demo", apart=False)  # invitations set it apart; here it is a study
-    with serve(db) as url:
-        yield LayoutApp(url, db, tokens)
+    folder = tmp_path_factory.mktemp("layout")
+    with databases.scope(folder) as new_db:
+        db = new_db("app", copy_of=demo_db)
+        with Store(db) as store:
+            prompts = [
+                {
+                    "id": f"code-{i}",
+                    "category": "coding",
+                    "messages": [{"role": "user", "content": f"Solve 2x + 3.00 = 3.30, case {i}."}],
+                    "tags": [],
+                    "turns": 1,
+                }
+                for i in range(3)
+            ]
+            store.add_prompts(prompts)
+            store.add_responses(
+                (p["id"], model, text) for p in prompts for model, text in CODE_RESPONSES.items()
+            )
+            store.create_study(
+                "code",
+                pairs=[("atlas-7b-chat", "cirrus-70b-chat")],
+                prompt_ids=[p["id"] for p in prompts],
+                overlap=len(PEOPLE),
+                seed=1,
+            )
+            tokens = {name: auth.invite(store, name)[1] for name in PEOPLE}
+            store.set_apart("demo", apart=False)  # invitations set it apart; here it is a study
+        with serve(db, folder) as url:
+            yield LayoutApp(url, db, tokens)
 
 
-def judgments_in(db: Path, annotator: str, study: str) -> int:
+def judgments_in(db: str, annotator: str, study: str) -> int:
     with Store(db) as store:
         return store.query(
             "SELECT count(*) AS n FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"

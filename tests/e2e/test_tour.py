@@ -15,10 +15,10 @@ from .tour import PAGES, judged_demo, tour
 pytestmark = pytest.mark.browser
 
 
-def test_the_pages_fit_and_are_photographed(tmp_path: Path, browser) -> None:
-    db = tmp_path / "tour.db"
+def test_the_pages_fit_and_are_photographed(tmp_path: Path, new_db, browser) -> None:
+    db = new_db("tour")
     tokens = judged_demo(db)
-    with serve(db) as url:
+    with serve(db, tmp_path) as url:
         found = tour(browser, url, tokens, ARTIFACTS / "tour")
     assert found == {name: [] for name, *_ in PAGES}
     for name, *_ in PAGES:

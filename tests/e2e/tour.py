@@ -50,7 +50,7 @@ _OVERFLOW = """() => {
 }"""
 
 
-def judged_demo(db: Path, prompts: Path = REPO / "prompts") -> dict[str, str]:
+def judged_demo(db: str, prompts: Path = REPO / "prompts") -> dict[str, str]:
     """Seed the demo study into ``db``, have it mostly judged, and invite an admin and an
     annotator; their tokens by role.
 
@@ -134,9 +134,9 @@ def main(out: str) -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as folder:
-        db = Path(folder) / "tour.db"
+        db = str(Path(folder) / "tour.db")
         tokens = judged_demo(db)
-        with serve(db) as url, sync_playwright() as p:
+        with serve(db, Path(folder)) as url, sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
             )
