@@ -2,6 +2,8 @@
 
 - ``browser`` (one per module): headless Chromium. Without ``/usr/bin/chromium`` the tests are
   skipped on a developer's machine but fail under CI (``$CI`` set), which installs it.
+- ``demo_copy`` (one per module): a copy of the demo store for a module's app, and a folder for
+  the app's files.
 - ``tab``: a fresh browser context and page that records every dialog (and dismisses it) and
   every websocket frame the page receives, with :meth:`Tab.press` for keyboard shortcuts.
 """
@@ -11,9 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from databases import Databases
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
@@ -33,6 +37,15 @@ def browser() -> Iterator[Any]:
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def demo_copy(
+    databases: Databases, demo_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("app")
+    with databases.scope(folder) as new_db:
+        yield new_db("app", copy_of=demo_db), folder
 
 
 @dataclass

@@ -32,7 +32,6 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from databases import Databases
 from test_app_annotate import ShownOrder
 
 from pairwise import auth
@@ -88,19 +87,15 @@ class DemoApp:
 
 
 @pytest.fixture(scope="module")
-def app(
-    databases: Databases, tmp_path_factory: pytest.TempPathFactory, demo_db: str
-) -> Iterator[DemoApp]:
-    folder = tmp_path_factory.mktemp("browser")
-    with databases.scope(folder) as new_db:
-        db = new_db("app", copy_of=demo_db)
-        with Store(db) as store:
-            tokens = {ADMIN: auth.invite(store, ADMIN, admin=True)[1]}
-            tokens.update({name: auth.invite(store, name)[1] for name in PEOPLE})
-            store.set_apart("demo", apart=False)  # invitations set it apart; here it is the study
-            _judge_some(store)
-        with serve(db, folder) as url:
-            yield DemoApp(url, db, tokens)
+def app(demo_copy: tuple[str, Path]) -> Iterator[DemoApp]:
+    db, folder = demo_copy
+    with Store(db) as store:
+        tokens = {ADMIN: auth.invite(store, ADMIN, admin=True)[1]}
+        tokens.update({name: auth.invite(store, name)[1] for name in PEOPLE})
+        store.set_apart("demo", apart=False)  # invitations set it apart; here it is the study
+        _judge_some(store)
+    with serve(db, folder) as url:
+        yield DemoApp(url, db, tokens)
 
 
 def _judge_some(store: Store, per_person: int = 24) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from databases import Databases
 
 from pairwise import auth
 from pairwise.store import Store
@@ -47,40 +47,36 @@ class LayoutApp:
 
 
 @pytest.fixture(scope="module")
-def app(
-    databases: Databases, tmp_path_factory: pytest.TempPathFactory, demo_db: str
-) -> Iterator[LayoutApp]:
+def app(demo_copy: tuple[str, Path]) -> Iterator[LayoutApp]:
     from .driver import serve
 
-    folder = tmp_path_factory.mktemp("layout")
-    with databases.scope(folder) as new_db:
-        db = new_db("app", copy_of=demo_db)
-        with Store(db) as store:
-            prompts = [
-                {
-                    "id": f"code-{i}",
-                    "category": "coding",
-                    "messages": [{"role": "user", "content": f"Solve 2x + 3.00 = 3.30, case {i}."}],
-                    "tags": [],
-                    "turns": 1,
-                }
-                for i in range(3)
-            ]
-            store.add_prompts(prompts)
-            store.add_responses(
-                (p["id"], model, text) for p in prompts for model, text in CODE_RESPONSES.items()
-            )
-            store.create_study(
-                "code",
-                pairs=[("atlas-7b-chat", "cirrus-70b-chat")],
-                prompt_ids=[p["id"] for p in prompts],
-                overlap=len(PEOPLE),
-                seed=1,
-            )
-            tokens = {name: auth.invite(store, name)[1] for name in PEOPLE}
-            store.set_apart("demo", apart=False)  # invitations set it apart; here it is a study
-        with serve(db, folder) as url:
-            yield LayoutApp(url, db, tokens)
+    db, folder = demo_copy
+    with Store(db) as store:
+        prompts = [
+            {
+                "id": f"code-{i}",
+                "category": "coding",
+                "messages": [{"role": "user", "content": f"Solve 2x + 3.00 = 3.30, case {i}."}],
+                "tags": [],
+                "turns": 1,
+            }
+            for i in range(3)
+        ]
+        store.add_prompts(prompts)
+        store.add_responses(
+            (p["id"], model, text) for p in prompts for model, text in CODE_RESPONSES.items()
+        )
+        store.create_study(
+            "code",
+            pairs=[("atlas-7b-chat", "cirrus-70b-chat")],
+            prompt_ids=[p["id"] for p in prompts],
+            overlap=len(PEOPLE),
+            seed=1,
+        )
+        tokens = {name: auth.invite(store, name)[1] for name in PEOPLE}
+        store.set_apart("demo", apart=False)  # invitations set it apart; here it is a study
+    with serve(db, folder) as url:
+        yield LayoutApp(url, db, tokens)
 
 
 def judgments_in(db: str, annotator: str, study: str) -> int:
