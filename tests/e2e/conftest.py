@@ -5,13 +5,14 @@
 - ``demo_copy`` (one per module): a copy of the demo store for a module's app, and a folder for
   the app's files.
 - ``tab``: a fresh browser context and page that records every dialog (and dismisses it) and
-  every websocket frame the page receives, with :meth:`Tab.press` for keyboard shortcuts.
+  every websocket frame the page receives, with :meth:`Tab.press` for keyboard shortcuts;
+  ``tabs()`` opens more of them, for several people at once.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,25 +76,39 @@ class Tab:
 
 
 @pytest.fixture
-def tab(browser: Any) -> Iterator[Tab]:
-    context = browser.new_context(viewport=VIEWPORT)
-    context.add_init_script(COUNT_RUNS)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    seen = Tab(page)
+def tabs(browser: Any) -> Iterator[Callable[[], Tab]]:
+    """``tabs()`` opens one more tab, in a browser context of its own (its own cookies: another
+    person); all are closed after the test."""
+    contexts: list[Any] = []
 
-    def on_dialog(dialog: Any) -> None:
-        seen.dialogs.append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
+    def new() -> Tab:
+        context = browser.new_context(viewport=VIEWPORT)
+        contexts.append(context)
+        context.add_init_script(COUNT_RUNS)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        seen = Tab(page)
 
-    def on_websocket(ws: Any) -> None:
-        seen.socket = ws
-        ws.on("framereceived", lambda payload: seen.frames.append(_as_bytes(payload)))
+        def on_dialog(dialog: Any) -> None:
+            seen.dialogs.append(f"{dialog.type}: {dialog.message}")
+            dialog.dismiss()
 
-    page.on("dialog", on_dialog)
-    page.on("websocket", on_websocket)
-    yield seen
-    context.close()
+        def on_websocket(ws: Any) -> None:
+            seen.socket = ws
+            ws.on("framereceived", lambda payload: seen.frames.append(_as_bytes(payload)))
+
+        page.on("dialog", on_dialog)
+        page.on("websocket", on_websocket)
+        return seen
+
+    yield new
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def tab(tabs: Callable[[], Tab]) -> Tab:
+    return tabs()
 
 
 def _as_bytes(payload: str | bytes) -> bytes:

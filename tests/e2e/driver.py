@@ -187,6 +187,13 @@ def next_item(page: Any, previous: str | None) -> str:
     return item_nonce(page)
 
 
+def item_after(page: Any, previous: str) -> str | None:
+    """Wait for the comparison ``previous`` to leave the screen and the page to settle; the
+    nonce of the comparison shown instead, or ``None`` when none is."""
+    page.wait_for_function(f"(previous) => ({_NONCE})() !== previous && {_SETTLED}", arg=previous)
+    return item_nonce(page)
+
+
 def progress(page: Any) -> tuple[int, int]:
     """``(done, total)`` from the "You: N of M rated" progress text."""
     text = page.get_by_text(re.compile(r"^You: [\d,]+ of [\d,]+ rated$")).inner_text()
