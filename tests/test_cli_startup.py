@@ -2,7 +2,8 @@
 
 ``pairwise --help`` and ``pairwise invite`` should answer as fast as ``sqlite-utils --help``
 (``benchmarks/bench_cli.py`` measures that). What makes them fast is that neither imports pandas,
-NumPy, scipy, pyarrow, altair, Streamlit or sqlite-utils (which imports pandas when it can); that
+NumPy, scipy, pyarrow, altair, Streamlit, sqlite-utils (which imports pandas when it can) or, on a
+SQLite store, the PostgreSQL libraries (SQLAlchemy, Alembic, psycopg); that
 is what these tests check, in a subprocess so that this test session's own imports do not count.
 """
 
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 
 HEAVY = ("pandas", "numpy", "scipy", "pyarrow", "altair", "streamlit", "sqlite_utils")
+# the PostgreSQL libraries: a SQLite store needs none of them
+HEAVY += ("sqlalchemy", "alembic", "psycopg")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -175,7 +175,7 @@ def _joined_reference(store: Store, with_text: bool) -> pd.DataFrame:
     """Every judgment as one plain SQL join, the way the contract describes each column, with
     the study's id to filter on."""
     text = ", p.messages, ra.content AS response_a, rb.content AS response_b" if with_text else ""
-    frame = pd.read_sql_query(
+    frame = store.frame(
         "SELECT j.id AS judgment_id, s.name AS study, j.comparison_id, c.prompt_id, p.category,"
         " p.turns, ra.model AS model_a, rb.model AS model_b, s.scale, j.score, j.shown_order,"
         " a.name AS annotator, j.seconds, j.created_at, ra.chars AS len_a, rb.chars AS len_b,"
@@ -183,8 +183,7 @@ def _joined_reference(store: Store, with_text: bool) -> pd.DataFrame:
         " FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
         " JOIN studies s ON s.id = c.study_id JOIN prompts p ON p.id = c.prompt_id"
         " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
-        " JOIN annotators a ON a.id = j.annotator_id ORDER BY j.id",
-        store.conn,
+        " JOIN annotators a ON a.id = j.annotator_id ORDER BY j.id"
     )
     frame = frame.astype({"is_gold": bool, "excluded": bool, "seconds": float, "gold_score": float})
     frame["outcome"] = [outcome(score) for score in frame["score"]]

@@ -8,11 +8,12 @@ most once per annotator and comparison, whatever the browser resends.
 from __future__ import annotations
 
 import random
-import sqlite3
 import time
 from typing import Any
 
 from ..scales import SHOWN_ORDERS, Scale
+from .connection import Connection, retried
+from .dialect import flag, lock_row, skip_locked
 from .records import (
     DEFAULT_LEASE_SECONDS,
     PASS_REASONS,
@@ -31,14 +32,15 @@ _BEFORE_ALL, _AFTER_ALL = -(2**63), 2**63 - 1  # scan starts before or after eve
 # towards one half as (wins + 1) / (n + 2) so that no pair looks settled at once; in SQL, as
 # (w + 1) (n - w + 1) / (n + 2)³.
 _UNSETTLED = (
-    "(wins + 1.0) * (judgments - wins + 1)"
-    " / ((judgments + 2.0) * (judgments + 2) * (judgments + 2))"
+    "CAST(wins + 1 AS DOUBLE PRECISION) * (judgments - wins + 1)"
+    " / (CAST(judgments + 2 AS DOUBLE PRECISION) * (judgments + 2) * (judgments + 2))"
 )
 
 
 class AssignmentMixin(TextsMixin):
     """Leases, the next comparison, judgments and passes from the annotate page."""
 
+    @retried
     def next_comparison(
         self,
         study: Study,
@@ -112,7 +114,7 @@ class AssignmentMixin(TextsMixin):
 
     def _first_open(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         study: Study,
         annotator_id: int,
         now: float,
@@ -156,7 +158,8 @@ class AssignmentMixin(TextsMixin):
         if study.adaptive:
             return self._first_open_adaptive(conn, study, {**params, "start": start}, rng)
         row = conn.execute(
-            regular + self._ROOM + " ORDER BY c.sort_key LIMIT 1", {**params, "start": start}
+            regular + self._ROOM + " ORDER BY c.sort_key LIMIT 1" + skip_locked(self.backend, "c"),
+            {**params, "start": start},
         ).fetchone()
         return None if row is None else row[0]
 
@@ -168,7 +171,7 @@ class AssignmentMixin(TextsMixin):
 
     def _first_open_adaptive(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         study: Study,
         params: dict[str, Any],
         rng: random.Random | Any,
@@ -195,6 +198,7 @@ class AssignmentMixin(TextsMixin):
             + self._UNSEEN
             + self._ROOM
             + " ORDER BY c.sort_key LIMIT 1"
+            + skip_locked(self.backend, "c")
         )
         for (pair_id,) in ranked:
             row = conn.execute(query, {**params, "p": pair_id}).fetchone()
@@ -202,9 +206,7 @@ class AssignmentMixin(TextsMixin):
                 return row[0]
         return None
 
-    def _assignment(
-        self, conn: sqlite3.Connection, comparison_id: int, shown_order: str
-    ) -> Assignment:
+    def _assignment(self, conn: Connection, comparison_id: int, shown_order: str) -> Assignment:
         row = conn.execute(
             "SELECT c.study_id, c.prompt_id, c.is_gold, ra.model, ra.content, rb.model, rb.content"
             " FROM comparisons c JOIN responses ra ON ra.id = c.response_a"
@@ -233,6 +235,7 @@ class AssignmentMixin(TextsMixin):
         if row is not None:
             raise StoreError(f"{row[0]!r} is a model judge: it is not assigned comparisons")
 
+    @retried
     def release(self, comparison_id: int, annotator_id: int) -> None:
         """Give a leased comparison back to the pool."""
         with self.transaction() as conn:
@@ -246,6 +249,7 @@ class AssignmentMixin(TextsMixin):
         with self.transaction() as conn:
             return conn.execute("DELETE FROM leases WHERE expires_at <= ?", [now]).rowcount
 
+    @retried
     def record_judgment(
         self,
         comparison_id: int,
@@ -271,7 +275,7 @@ class AssignmentMixin(TextsMixin):
         with self.transaction() as conn:
             row = conn.execute(
                 "SELECT s.scale, s.overlap, c.n_judgments, c.is_gold FROM comparisons c"
-                " JOIN studies s ON s.id = c.study_id WHERE c.id = ?",
+                " JOIN studies s ON s.id = c.study_id WHERE c.id = ?" + lock_row(self.backend, "c"),
                 [comparison_id],
             ).fetchone()
             if row is None:
@@ -293,9 +297,9 @@ class AssignmentMixin(TextsMixin):
             if not is_gold and n >= overlap:
                 self._drop_lease(conn, comparison_id, annotator_id)
                 return Recorded("full")
-            cursor = conn.execute(
+            (judgment_id,) = conn.execute(
                 "INSERT INTO judgments (comparison_id, annotator_id, score, shown_order, rationale,"
-                " seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [
                     comparison_id,
                     annotator_id,
@@ -305,15 +309,16 @@ class AssignmentMixin(TextsMixin):
                     seconds,
                     now_iso(),
                 ],
-            )
+            ).fetchone()
             conn.execute(
                 "UPDATE comparisons SET n_judgments = n_judgments + 1,"
-                " is_open = (n_judgments + 1 < ?) WHERE id = ?",
+                f" is_open = {flag('n_judgments + 1 < ?')} WHERE id = ?",
                 [overlap, comparison_id],
             )
             self._drop_lease(conn, comparison_id, annotator_id)
-            return Recorded("stored", cursor.lastrowid)
+            return Recorded("stored", judgment_id)
 
+    @retried
     def record_pass(
         self, comparison_id: int, annotator_id: int, *, reason: str = "skip", note: str = ""
     ) -> Recorded:
@@ -343,7 +348,7 @@ class AssignmentMixin(TextsMixin):
         return Recorded("stored" if cursor.rowcount else "duplicate")
 
     @staticmethod
-    def _passed(conn: sqlite3.Connection, comparison_id: int, annotator_id: int) -> bool:
+    def _passed(conn: Connection, comparison_id: int, annotator_id: int) -> bool:
         return (
             conn.execute(
                 "SELECT 1 FROM passes WHERE comparison_id = ? AND annotator_id = ?",
@@ -353,7 +358,7 @@ class AssignmentMixin(TextsMixin):
         )
 
     @staticmethod
-    def _drop_lease(conn: sqlite3.Connection, comparison_id: int, annotator_id: int) -> None:
+    def _drop_lease(conn: Connection, comparison_id: int, annotator_id: int) -> None:
         conn.execute(
             "DELETE FROM leases WHERE comparison_id = ? AND annotator_id = ?",
             [comparison_id, annotator_id],

@@ -1,57 +1,66 @@
-"""The store's core: one SQLite connection, its pragmas and its write transactions.
+"""The store's core: one connection, its write transactions, and reads as frames.
 
 Every other part of the store is a mixin over :class:`StoreBase`: it reads ``self.conn`` and writes
-inside ``self.transaction()``, so that the rules of the file (WAL, ``BEGIN IMMEDIATE``, nested calls
-joining the outer transaction) live here only.
+inside ``self.transaction()``, so that the rules of each backend (SQLite's WAL and
+``BEGIN IMMEDIATE``, PostgreSQL's pooled connections; nested calls joining the outer transaction)
+live here and in :mod:`~pairwise.store.connection` only.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..lazy import LazyModule
+from .connection import Location, connect, locate
+from .dialect import SQLITE
+from .records import StoreError
+
 if TYPE_CHECKING:
+    import pandas
+    import pandas as pd
     import sqlite_utils
 
     from . import Store
+else:
+    pd = LazyModule("pandas")
 
 
 class StoreBase:
     """One connection to a pairwise database; the mixins of :class:`~pairwise.store.Store` add
     the queries."""
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
-        self.path = str(path)
-        conn = sqlite3.connect(
-            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if self.path != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn = conn
-        self._migrate()
+    def __init__(self, location: str | Path | Location, *, timeout: float = 30.0) -> None:
+        self.location = locate(location)
+        self.path = str(location) if not isinstance(location, Location) else location.target
+        self.backend = self.location.backend
+        self.conn = connect(self.location, timeout=timeout)
+        try:
+            self._migrate()
+        except BaseException:
+            self.conn.close()
+            raise
 
     @cached_property
     def db(self) -> sqlite_utils.Database:
         """The connection as a ``sqlite_utils.Database``, for ad hoc reads and scripts.
 
-        Built on first use: sqlite-utils imports pandas when it is installed.
+        Built on first use: sqlite-utils imports pandas when it is installed. SQLite only.
         """
+        if self.backend != SQLITE:
+            raise StoreError("sqlite-utils reads SQLite files; this store is on PostgreSQL")
         import sqlite_utils
 
-        return sqlite_utils.Database(self.conn)
+        return sqlite_utils.Database(self.conn.raw)
 
     def close(self) -> None:
         self.conn.close()
 
     def __enter__(self) -> Store:
-        return self
+        return self  # type: ignore[return-value]
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -61,28 +70,33 @@ class StoreBase:
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front.
+    def transaction(self) -> Iterator[Any]:
+        """One write transaction (on SQLite ``BEGIN IMMEDIATE``: the write lock up front).
 
         Nested use joins the outer transaction, so a caller can make several store calls atomic.
         """
         if self.conn.in_transaction:
             yield self.conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.begin()
         try:
             yield self.conn
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            self.conn.rollback()
             raise
         else:
-            self.conn.execute("COMMIT")
+            self.conn.commit()
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         cursor = self.conn.execute(sql, params)
         keys = [column[0] for column in cursor.description or ()]
         return [dict(zip(keys, row, strict=True)) for row in cursor]
+
+    def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> pandas.DataFrame:
+        """A query's rows as a frame, with the query's column names."""
+        cursor = self.conn.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=names, coerce_float=True)
 
     def counts(self) -> dict[str, int]:
         """Rows per table: the inputs' counts that reports record."""
@@ -95,11 +109,9 @@ class StoreBase:
         tables = ("prompts", "responses", "studies", "tokens", "judgments", "passes")
         if any(self.conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in tables):
             return True
-        marks = ", ".join("?" * len(besides_annotators))
+        names = list(besides_annotators)
+        others = f" WHERE name NOT IN ({', '.join('?' * len(names))})" if names else ""
         return (
-            self.conn.execute(
-                f"SELECT 1 FROM annotators WHERE name NOT IN ({marks}) LIMIT 1",
-                list(besides_annotators),
-            ).fetchone()
+            self.conn.execute(f"SELECT 1 FROM annotators{others} LIMIT 1", names).fetchone()
             is not None
         )

@@ -54,7 +54,8 @@ class FramesMixin(StudiesMixin):
                 ).fetchone()
             )
         judged = self._read_columns(
-            "SELECT id, comparison_id, annotator_id, score, coalesce(shown_order = 'BA', 2),"
+            "SELECT id, comparison_id, annotator_id, score,"
+            " CASE shown_order WHEN 'BA' THEN 1 WHEN 'AB' THEN 0 ELSE 2 END,"
             " seconds, created_at, rationale, p_a, score_ab, score_ba FROM judgments"
             + span
             + " ORDER BY id",
@@ -70,9 +71,7 @@ class FramesMixin(StudiesMixin):
             [] if chosen is None else [chosen],
             kinds="iitiiif",
         )
-        people = pd.read_sql_query(
-            "SELECT id, name, excluded, judge_kind FROM annotators", self.conn
-        )
+        people = self.frame("SELECT id, name, excluded, judge_kind FROM annotators")
         at = pd.Index(keys[0]).get_indexer(judged[1])  # each judgment's comparison
         of_annotator = pd.Index(people["id"]).get_indexer(judged[2])
         kept = (at >= 0) & (of_annotator >= 0)
@@ -96,7 +95,7 @@ class FramesMixin(StudiesMixin):
             "id, model, chars" + (", content" if with_text else ""),
             pd.unique(np.concatenate([keys[3], keys[4]])),
         )
-        studies = pd.read_sql_query("SELECT id, name, scale FROM studies", self.conn)
+        studies = self.frame("SELECT id, name, scale FROM studies")
         of_prompt = pd.Index(prompts["id"]).get_indexer(prompt_ids)[prompt_codes]
         of_a, of_b = (pd.Index(responses["id"]).get_indexer(r) for r in (response_a, response_b))
         of_study = pd.Index(studies["id"]).get_indexer(study_id)
@@ -158,7 +157,7 @@ class FramesMixin(StudiesMixin):
         if study is not None:
             where = " WHERE c.study_id = ?"
             params.append(self.get_study(study).id)
-        return pd.read_sql_query(
+        return self.frame(
             "SELECT x.id AS pass_id, s.name AS study, x.comparison_id, c.prompt_id,"
             " ra.model AS model_a, rb.model AS model_b, a.name AS annotator, x.reason, x.note,"
             " x.created_at FROM passes x JOIN comparisons c ON c.id = x.comparison_id"
@@ -166,8 +165,7 @@ class FramesMixin(StudiesMixin):
             " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
             + where
             + " ORDER BY x.id",
-            self.conn,
-            params=params,
+            params,
         )
 
     def comparison_texts(self, study: str | int | None = None) -> pd.DataFrame:
@@ -195,18 +193,16 @@ class FramesMixin(StudiesMixin):
             + " ORDER BY c.id",
             params,
         )
-        prompts = pd.read_sql_query(
+        prompts = self.frame(
             "SELECT id, messages FROM prompts WHERE id IN"
             " (SELECT c.prompt_id FROM comparisons c" + in_study + ")",
-            self.conn,
-            params=params,
+            params,
         )
-        responses = pd.read_sql_query(
+        responses = self.frame(
             "SELECT id, content FROM responses WHERE id IN"
             " (SELECT c.response_a FROM comparisons c" + in_study + ") OR id IN"
             " (SELECT c.response_b FROM comparisons c" + in_study + ")",
-            self.conn,
-            params=params * 2,
+            params * 2,
         )
         frame["messages"] = _look_up(prompts["id"], prompts["messages"], frame["prompt_id"])
         for side in ("response_a", "response_b"):
@@ -236,7 +232,7 @@ class FramesMixin(StudiesMixin):
             " JOIN annotators a ON a.id = j.annotator_id" + where + " ORDER BY j.id",
             params,
         )
-        names = pd.read_sql_query("SELECT id, name FROM annotators", self.conn)
+        names = self.frame("SELECT id, name FROM annotators")
         frame["annotator"] = pd.Categorical.from_codes(
             pd.Index(names["id"]).get_indexer(frame["annotator"]), categories=names["name"]
         )
@@ -250,10 +246,11 @@ class FramesMixin(StudiesMixin):
         ``kinds`` has a letter per column: ``i`` integer, ``f`` number or NULL (NaN), ``t`` text.
         Text comes back as a pandas string array. Only one slice at a time is held as tuples.
         """
-        cursor = self.conn.execute(sql, params)
+        batches = self.conn.stream(sql, params)
+        next(batches)  # the columns' description
         slices = []
         with collector_paused():
-            while rows := cursor.fetchmany(100_000):
+            for rows in batches:
                 columns = zip(*rows, strict=True)
                 slices.append([_column(v, kind) for v, kind in zip(columns, kinds, strict=True)])
         parts = zip(*slices, strict=True) if slices else ([_column((), kind)] for kind in kinds)
@@ -273,8 +270,10 @@ class FramesMixin(StudiesMixin):
     def _read_in_slices(self, sql: str, params: Sequence[Any]) -> pd.DataFrame:
         """A query's rows as a frame, read 100,000 at a time: a million-row read never holds every
         row as Python tuples at once."""
-        slices = pd.read_sql_query(sql, self.conn, params=params, chunksize=100_000)
-        return pd.concat(slices, ignore_index=True)
+        batches = self.conn.stream(sql, params)
+        names = [column[0] for column in next(batches)]
+        slices = [pd.DataFrame.from_records(r, columns=names, coerce_float=True) for r in batches]
+        return pd.concat(slices, ignore_index=True) if slices else pd.DataFrame(columns=names)
 
 
 @contextlib.contextmanager

@@ -175,13 +175,12 @@ class PeopleMixin(StoreBase):
 
         Model judges are not people: they are left out.
         """
-        return pd.read_sql_query(
+        return self.frame(
             "SELECT a.id, a.name, a.role, a.email, a.excluded,"
             " (SELECT count(*) FROM tokens t WHERE t.annotator_id = a.id"
             "   AND t.revoked_at IS NULL) AS live_tokens,"
             " (SELECT count(*) FROM tokens t WHERE t.annotator_id = a.id"
             "   AND t.revoked_at IS NOT NULL) AS revoked_tokens,"
             " (SELECT count(*) FROM judgments j WHERE j.annotator_id = a.id) AS judgments,"
-            " a.created_at FROM annotators a WHERE a.judge_kind = 'human' ORDER BY a.id",
-            self.conn,
+            " a.created_at FROM annotators a WHERE a.judge_kind = 'human' ORDER BY a.id"
         ).astype({"excluded": bool})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from .base import StoreBase
+from .dialect import join_in_order
 from .records import Study
 
 
@@ -71,17 +72,19 @@ class ProgressMixin(StoreBase):
         study's comparisons instead).
         """
         done, done_open, gold_done = self.conn.execute(
-            "SELECT count(*), coalesce(sum(c.is_open AND NOT c.is_gold), 0),"
-            " coalesce(sum(c.is_gold), 0) FROM judgments j"
-            " CROSS JOIN comparisons c ON c.id = j.comparison_id"
+            "SELECT count(*), CAST(coalesce(sum(c.is_open * (1 - c.is_gold)), 0) AS BIGINT),"
+            " CAST(coalesce(sum(c.is_gold), 0) AS BIGINT) FROM judgments j"
+            f" {join_in_order(self.backend)} comparisons c ON c.id = j.comparison_id"
             " WHERE j.annotator_id = ? AND c.study_id = ?",
             [annotator_id, study.id],
         ).fetchone()
         passed, passed_open, gold_passed = self.conn.execute(
-            "SELECT count(*), coalesce(sum(c.is_open = 1 AND c.is_gold = 0 AND NOT EXISTS"
+            "SELECT count(*), CAST(coalesce(sum(CASE WHEN c.is_open = 1 AND c.is_gold = 0"
+            " AND NOT EXISTS"
             " (SELECT 1 FROM judgments j WHERE j.annotator_id = p.annotator_id"
-            " AND j.comparison_id = c.id)), 0), coalesce(sum(c.is_gold), 0)"
-            " FROM passes p CROSS JOIN comparisons c ON c.id = p.comparison_id"
+            " AND j.comparison_id = c.id) THEN 1 ELSE 0 END), 0) AS BIGINT),"
+            " CAST(coalesce(sum(c.is_gold), 0) AS BIGINT)"
+            f" FROM passes p {join_in_order(self.backend)} comparisons c ON c.id = p.comparison_id"
             " WHERE p.annotator_id = ? AND c.study_id = ?",
             [annotator_id, study.id],
         ).fetchone()

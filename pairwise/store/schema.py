@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 
 from .base import StoreBase
+from .connection import Location
+from .dialect import POSTGRESQL, SQLITE, Trigger, flag, table_statements
 from .records import (
     _OLD_PLACEHOLDER_RESPONSE,
     PLACEHOLDER_MARK,
@@ -172,52 +174,63 @@ def _add_totals(row: str) -> str:
     """Trigger SQL adding comparison ``row`` (``new`` or ``old``) to its study's totals."""
     return (
         "INSERT INTO study_totals (study_id, regular, complete, judgments, open_judgments)"
-        f" SELECT {row}.study_id, 1, {row}.is_open = 0, {row}.n_judgments,"
+        f" SELECT {row}.study_id, 1, {flag(f'{row}.is_open = 0')}, {row}.n_judgments,"
         f" {row}.n_judgments * {row}.is_open WHERE {row}.is_gold = 0"
-        " ON CONFLICT (study_id) DO UPDATE SET regular = regular + 1,"
-        " complete = complete + excluded.complete, judgments = judgments + excluded.judgments,"
-        " open_judgments = open_judgments + excluded.open_judgments;"
+        " ON CONFLICT (study_id) DO UPDATE SET regular = study_totals.regular + 1,"
+        " complete = study_totals.complete + excluded.complete,"
+        " judgments = study_totals.judgments + excluded.judgments,"
+        " open_judgments = study_totals.open_judgments + excluded.open_judgments;"
     )
 
 
 def _subtract_totals(row: str) -> str:
     """Trigger SQL taking comparison ``row`` out of its study's totals."""
     return (
-        f"UPDATE study_totals SET regular = regular - 1, complete = complete - ({row}.is_open = 0),"
+        "UPDATE study_totals SET regular = regular - 1,"
+        f" complete = complete - {flag(f'{row}.is_open = 0')},"
         f" judgments = judgments - {row}.n_judgments,"
         f" open_judgments = open_judgments - {row}.n_judgments * {row}.is_open"
         f" WHERE study_id = {row}.study_id AND {row}.is_gold = 0;"
     )
 
 
+_MOVE_SCAN_STARTS = (
+    "UPDATE scan_starts SET sort_key = new.sort_key"
+    " WHERE study_id = new.study_id AND sort_key > new.sort_key;"
+)
+_FORGET_SCAN_START = "DELETE FROM scan_starts WHERE annotator_id = old.annotator_id;"
+
 # A comparison that becomes open and regular (a larger overlap, a gold mark taken off, a new
 # comparison) or a judgment or pass taken back moves scan starts back, so that the next-comparison
-# scan never starts past an item it should hand out, whoever writes the change. Trigger bodies hold
-# semicolons, hence their own list.
+# scan never starts past an item it should hand out, whoever writes the change. study_totals
+# follow every comparison row, so that progress is read, not counted, on each press of the
+# annotate page.
 _TRIGGERS = (
-    "CREATE TRIGGER IF NOT EXISTS scan_starts_reopened"
-    " AFTER UPDATE OF is_open, is_gold, sort_key ON comparisons"
-    " WHEN new.is_open = 1 AND new.is_gold = 0"
-    " AND (old.is_open = 0 OR old.is_gold = 1 OR new.sort_key < old.sort_key)"
-    " BEGIN UPDATE scan_starts SET sort_key = new.sort_key"
-    " WHERE study_id = new.study_id AND sort_key > new.sort_key; END",
-    "CREATE TRIGGER IF NOT EXISTS scan_starts_added AFTER INSERT ON comparisons"
-    " WHEN new.is_open = 1 AND new.is_gold = 0"
-    " BEGIN UPDATE scan_starts SET sort_key = new.sort_key"
-    " WHERE study_id = new.study_id AND sort_key > new.sort_key; END",
-    "CREATE TRIGGER IF NOT EXISTS scan_starts_unjudged AFTER DELETE ON judgments"
-    " BEGIN DELETE FROM scan_starts WHERE annotator_id = old.annotator_id; END",
-    "CREATE TRIGGER IF NOT EXISTS scan_starts_unpassed AFTER DELETE ON passes"
-    " BEGIN DELETE FROM scan_starts WHERE annotator_id = old.annotator_id; END",
-    # study_totals follow every comparison row, so that progress is read, not counted, on each
-    # press of the annotate page
-    "CREATE TRIGGER IF NOT EXISTS study_totals_added AFTER INSERT ON comparisons"
-    " BEGIN " + _add_totals("new") + " END",
-    "CREATE TRIGGER IF NOT EXISTS study_totals_changed"
-    " AFTER UPDATE OF study_id, is_gold, is_open, n_judgments ON comparisons"
-    " BEGIN " + _subtract_totals("old") + " " + _add_totals("new") + " END",
-    "CREATE TRIGGER IF NOT EXISTS study_totals_removed AFTER DELETE ON comparisons"
-    " BEGIN " + _subtract_totals("old") + " END",
+    Trigger(
+        "scan_starts_reopened",
+        "UPDATE OF is_open, is_gold, sort_key",
+        "comparisons",
+        _MOVE_SCAN_STARTS,
+        when="new.is_open = 1 AND new.is_gold = 0"
+        " AND (old.is_open = 0 OR old.is_gold = 1 OR new.sort_key < old.sort_key)",
+    ),
+    Trigger(
+        "scan_starts_added",
+        "INSERT",
+        "comparisons",
+        _MOVE_SCAN_STARTS,
+        when="new.is_open = 1 AND new.is_gold = 0",
+    ),
+    Trigger("scan_starts_unjudged", "DELETE", "judgments", _FORGET_SCAN_START),
+    Trigger("scan_starts_unpassed", "DELETE", "passes", _FORGET_SCAN_START),
+    Trigger("study_totals_added", "INSERT", "comparisons", _add_totals("new")),
+    Trigger(
+        "study_totals_changed",
+        "UPDATE OF study_id, is_gold, is_open, n_judgments",
+        "comparisons",
+        _subtract_totals("old") + " " + _add_totals("new"),
+    ),
+    Trigger("study_totals_removed", "DELETE", "comparisons", _subtract_totals("old")),
 )
 
 
@@ -231,9 +244,10 @@ _PAIR_OF_RESPONSES = (
     " AND p.study_id = {row}.study_id AND p.model_a = ra.model AND p.model_b = rb.model"
 )
 _NEW_PAIRS = (
-    "INSERT OR IGNORE INTO study_pairs (study_id, model_a, model_b)"
+    "INSERT INTO study_pairs (study_id, model_a, model_b)"
     " SELECT {row}.study_id, ra.model, rb.model FROM responses ra, responses rb"
     " WHERE ra.id = {row}.response_a AND rb.id = {row}.response_b"
+    " ON CONFLICT DO NOTHING"
 )
 
 
@@ -253,42 +267,60 @@ def _count_judgment(row: str, sign: str) -> str:
     """Trigger SQL adding or taking out one judgment ``row`` in its pair's counts."""
     return (
         f"UPDATE study_pairs SET judgments = judgments {sign} 1,"
-        f" wins = wins {sign} ({row}.score > 0) WHERE id = (SELECT c.pair_id FROM comparisons c"
+        f" wins = wins {sign} {flag(f'{row}.score > 0')}"
+        " WHERE id = (SELECT c.pair_id FROM comparisons c"
         f" WHERE c.id = {row}.comparison_id AND c.is_gold = 0);"
     )
 
 
-_PAIR_TRIGGERS = (
+_PAIR_INDEX = (
     "CREATE INDEX IF NOT EXISTS comparisons_pair_next"
-    " ON comparisons (pair_id, is_gold, is_open, sort_key)",
-    "CREATE TRIGGER IF NOT EXISTS study_pairs_added AFTER INSERT ON comparisons"
-    " WHEN new.pair_id IS NULL BEGIN "
-    + _NEW_PAIRS.format(row="new")
-    + "; UPDATE comparisons SET pair_id = ("
-    + _PAIR_OF_RESPONSES.format(row="new")
-    + ") WHERE id = new.id; END",
-    "CREATE TRIGGER IF NOT EXISTS study_pairs_moved AFTER UPDATE OF pair_id, is_gold ON comparisons"
-    " BEGIN " + _move_pair_counts("old", "-") + " " + _move_pair_counts("new", "+") + " END",
-    "CREATE TRIGGER IF NOT EXISTS study_pairs_judged AFTER INSERT ON judgments"
-    " BEGIN " + _count_judgment("new", "+") + " END",
-    "CREATE TRIGGER IF NOT EXISTS study_pairs_unjudged AFTER DELETE ON judgments"
-    " BEGIN " + _count_judgment("old", "-") + " END",
-    "CREATE TRIGGER IF NOT EXISTS study_pairs_rescored AFTER UPDATE OF score, comparison_id"
-    " ON judgments BEGIN "
-    + _count_judgment("old", "-")
-    + " "
-    + _count_judgment("new", "+")
-    + " END",
+    " ON comparisons (pair_id, is_gold, is_open, sort_key)"
 )
+_PAIR_TRIGGERS = (
+    Trigger(
+        "study_pairs_added",
+        "INSERT",
+        "comparisons",
+        _NEW_PAIRS.format(row="new")
+        + "; UPDATE comparisons SET pair_id = ("
+        + _PAIR_OF_RESPONSES.format(row="new")
+        + ") WHERE id = new.id;",
+        when="new.pair_id IS NULL",
+    ),
+    Trigger(
+        "study_pairs_moved",
+        "UPDATE OF pair_id, is_gold",
+        "comparisons",
+        _move_pair_counts("old", "-") + " " + _move_pair_counts("new", "+"),
+    ),
+    Trigger("study_pairs_judged", "INSERT", "judgments", _count_judgment("new", "+")),
+    Trigger("study_pairs_unjudged", "DELETE", "judgments", _count_judgment("old", "-")),
+    Trigger(
+        "study_pairs_rescored",
+        "UPDATE OF score, comparison_id",
+        "judgments",
+        _count_judgment("old", "-") + " " + _count_judgment("new", "+"),
+    ),
+)
+
+
+def baseline_statements(backend: str) -> list[str]:
+    """Every statement that creates the baseline schema on ``backend`` (all ``IF NOT EXISTS`` or
+    ``OR REPLACE``, so running them on a store that has it changes nothing)."""
+    statements = table_statements(_SCHEMA, backend) + [_PAIR_INDEX]
+    for trigger in (*_TRIGGERS, *_PAIR_TRIGGERS):
+        statements += trigger.statements(backend)
+    return statements
 
 
 # pairs for comparisons of a database written before study_pairs existed (the trigger above
 # counts their judgments as the pair is set)
 _FILL_PAIRS = (
-    "INSERT OR IGNORE INTO study_pairs (study_id, model_a, model_b)"
+    "INSERT INTO study_pairs (study_id, model_a, model_b)"
     " SELECT DISTINCT c.study_id, ra.model, rb.model FROM comparisons c"
     " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
-    " WHERE c.pair_id IS NULL",
+    " WHERE c.pair_id IS NULL ON CONFLICT DO NOTHING",
     "UPDATE comparisons SET pair_id = (" + _PAIR_OF_RESPONSES.format(row="comparisons") + ")"
     " WHERE pair_id IS NULL",
 )
@@ -332,46 +364,88 @@ _MARK_READ_ONLY = (
     " WHERE p.messages LIKE ?)"
 )
 
+HEAD_REVISION = "0001"
+"""The newest Alembic revision in ``migrations/versions``; a store at it needs no migration."""
+
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split the schema into statements (it holds no semicolons inside literals)."""
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+_ALEMBIC_VERSION = (
+    "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL,"
+    " CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+)
 
 
 class SchemaMixin(StoreBase):
-    """Creating and migrating the tables of the store's file."""
+    """Creating and migrating the store's tables.
+
+    Migrations are Alembic revisions (``pairwise/store/migrations``), run when a store behind the
+    newest revision is opened, once per database and process. SQLite files written before Alembic
+    came in are first brought up to the baseline revision here (added columns, a rebuilt table,
+    counts filled in), then stamped with it.
+    """
 
     def _migrate(self) -> None:
-        key = str(Path(self.path).resolve()) if self.path != ":memory:" else None
+        key = self._migration_key()
         if key and key in _migrated:
             return
-        with _migrate_lock, self.transaction():
-            for statement in _split_sql(_SCHEMA):
+        with _migrate_lock:
+            if self.backend == SQLITE:
+                self._upgrade_sqlite_to_baseline()
+            if self._revision() != HEAD_REVISION:
+                run_migrations(self.location)
+            with self.transaction():
+                row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
+                current = row[0] or 0
+                if current > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.location} has schema version {current};"
+                        f" this pairwise knows {SCHEMA_VERSION}"
+                    )
+                if current < SCHEMA_VERSION:
+                    self.conn.execute("DELETE FROM schema_version")
+                    self.conn.execute(
+                        "INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION]
+                    )
+        if key:
+            _migrated.add(key)
+
+    def _migration_key(self) -> str | None:
+        if self.backend != SQLITE:
+            return self.location.target
+        return None if self.path == ":memory:" else str(Path(self.path).resolve())
+
+    def _revision(self) -> str | None:
+        """The Alembic revision the store is at, or ``None`` before its first migration."""
+        if self.backend == SQLITE:
+            present = (
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            )
+        else:
+            present = "SELECT 1 WHERE to_regclass('alembic_version') IS NOT NULL"
+        if self.conn.execute(present).fetchone() is None:
+            return None
+        row = self.conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return None if row is None else row[0]
+
+    def _upgrade_sqlite_to_baseline(self) -> None:
+        """Create a new file's tables, or bring a file of an earlier version up to the baseline
+        revision, and stamp it with that revision."""
+        with self.transaction():
+            for statement in table_statements(_SCHEMA, SQLITE):
                 self.conn.execute(statement)
             self._add_missing_columns()
             self._allow_unknown_shown_order()
-            for statement in [*_TRIGGERS, *_PAIR_TRIGGERS, _FILL_STUDY_TOTALS]:
+            for statement in baseline_statements(SQLITE):  # indexes and triggers
                 self.conn.execute(statement)
+            self.conn.execute(_FILL_STUDY_TOTALS)
             if self.conn.execute(
                 "SELECT 1 FROM comparisons WHERE pair_id IS NULL LIMIT 1"
             ).fetchone():
                 for statement in _FILL_PAIRS:
                     self.conn.execute(statement)
-            row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = row[0] or 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {current}; this pairwise knows {SCHEMA_VERSION}"
-                )
-            if current < SCHEMA_VERSION:
-                self.conn.execute("DELETE FROM schema_version")
-                self.conn.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
-        if key:
-            _migrated.add(key)
+            self.conn.execute(_ALEMBIC_VERSION)
+            if self.conn.execute("SELECT 1 FROM alembic_version").fetchone() is None:
+                self.conn.execute("INSERT INTO alembic_version VALUES ('0001')")
 
     def _add_missing_columns(self) -> None:
         """Bring a store written by an earlier version up to the current tables."""
@@ -416,3 +490,25 @@ class SchemaMixin(StoreBase):
     @property
     def schema_version(self) -> int:
         return self.conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+
+
+def run_migrations(location: Location) -> None:
+    """``alembic upgrade head`` on the store at ``location``, under a lock: app processes that
+    start together on one PostgreSQL database migrate it once, the others wait and find it done."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    url = location.target if location.backend != SQLITE else f"sqlite:///{location.target}"
+    engine = create_engine(url, poolclass=NullPool)
+    config = Config()
+    config.set_main_option("script_location", "pairwise.store:migrations")
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == POSTGRESQL:
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7206151)")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -85,9 +84,10 @@ class StudiesMixin(AssignmentMixin, ProgressMixin):
             rows = []
             for a, b in pairs:
                 pair_id = conn.execute(
-                    "INSERT INTO study_pairs (study_id, model_a, model_b) VALUES (?, ?, ?)",
+                    "INSERT INTO study_pairs (study_id, model_a, model_b) VALUES (?, ?, ?)"
+                    " RETURNING id",
                     [study_id, a, b],
-                ).lastrowid
+                ).fetchone()[0]
                 rows += [(*row, pair_id) for row in self._pair_rows([(a, b)], wanted)]
             if not rows:
                 raise StoreError("no prompt has responses from both models of any pair")
@@ -115,9 +115,9 @@ class StudiesMixin(AssignmentMixin, ProgressMixin):
         """Insert the study row (inside the caller's transaction); a taken name is refused."""
         if self.conn.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
             raise StoreError(f"a study named {name!r} exists already")
-        cursor = self.conn.execute(
+        (study_id,) = self.conn.execute(
             "INSERT INTO studies (name, question, guidelines, scale, overlap, models, pair_plan,"
-            " gold_rate, created_at, adaptive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " gold_rate, created_at, adaptive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [
                 name,
                 question,
@@ -130,8 +130,8 @@ class StudiesMixin(AssignmentMixin, ProgressMixin):
                 now_iso(),
                 int(adaptive),
             ],
-        )
-        return cursor.lastrowid
+        ).fetchone()
+        return study_id
 
     def _pair_rows(
         self, pairs: Sequence[tuple[str, str]], prompt_ids: set[str] | None
@@ -154,7 +154,7 @@ class StudiesMixin(AssignmentMixin, ProgressMixin):
         """How many comparisons :meth:`create_study` would make, to show before creating."""
         return len(self._pair_rows(pairs, None if prompt_ids is None else set(prompt_ids)))
 
-    def _study_from_row(self, row: sqlite3.Row | tuple) -> Study:
+    def _study_from_row(self, row: Sequence[Any]) -> Study:
         return Study(
             id=row[0],
             name=row[1],
@@ -236,27 +236,25 @@ class StudiesMixin(AssignmentMixin, ProgressMixin):
                 raise StoreError(
                     f"study {study.name!r} is in use: set it apart first, then remove it"
                 )
-            prompts = json.dumps(
-                [
-                    row[0]
-                    for row in conn.execute(
-                        "SELECT DISTINCT prompt_id FROM comparisons WHERE study_id = ?", [study.id]
-                    )
-                ]
-            )
+            prompts = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT DISTINCT prompt_id FROM comparisons WHERE study_id = ?", [study.id]
+                )
+            ]
             removed = self._delete_with_dependents("studies", "id = ?", [study.id])
             if unused_texts:
                 # the study's prompts that no comparison uses any more, with their responses
-                unused = (
-                    "SELECT value FROM json_each(?)"
-                    " WHERE value NOT IN (SELECT prompt_id FROM comparisons)"
-                )
-                removed["responses"] = conn.execute(
-                    f"DELETE FROM responses WHERE prompt_id IN ({unused})", [prompts]
-                ).rowcount
-                removed["prompts"] = conn.execute(
-                    f"DELETE FROM prompts WHERE id IN ({unused})", [prompts]
-                ).rowcount
+                still_used = {row[0] for row in conn.execute("SELECT prompt_id FROM comparisons")}
+                unused = [p for p in prompts if p not in still_used]
+                removed["responses"] = removed["prompts"] = 0
+                for start in range(0, len(unused), 500):
+                    chunk = unused[start : start + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    for table, column in (("responses", "prompt_id"), ("prompts", "id")):
+                        removed[table] += conn.execute(
+                            f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk
+                        ).rowcount
         return {table: count for table, count in removed.items() if count}
 
     def _delete_with_dependents(
@@ -275,17 +273,10 @@ class StudiesMixin(AssignmentMixin, ProgressMixin):
 
     def _foreign_keys_to(self, table: str) -> list[tuple[str, str, str]]:
         """``(child table, its column, the referenced column)`` for each key referring to ``table``."""
-        tables = [
-            row[0]
-            for row in self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
         return [
-            (child, key[3], key[4] or "rowid")
-            for child in tables
-            for key in self.conn.execute(f"PRAGMA foreign_key_list({child})")
-            if key[2] == table
+            (child, column, parent_column)
+            for child, column, parent, parent_column in self.conn.foreign_keys()
+            if parent == table
         ]
 
     def study_to_annotate(self, annotator_id: int) -> Study | None:
@@ -355,14 +346,13 @@ class StudiesMixin(AssignmentMixin, ProgressMixin):
     def comparisons_frame(self, study: str | int) -> pd.DataFrame:
         """One row per comparison of a study, with model names: for admins and set-up pages."""
         s = self.get_study(study)
-        return pd.read_sql_query(
+        return self.frame(
             "SELECT c.id AS comparison_id, c.prompt_id, p.category, ra.model AS model_a,"
             " rb.model AS model_b, c.is_gold, c.gold_score, c.n_judgments"
             " FROM comparisons c JOIN prompts p ON p.id = c.prompt_id"
             " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
             " WHERE c.study_id = ? ORDER BY c.id",
-            self.conn,
-            params=[s.id],
+            [s.id],
         )
 
     def get_comparison(self, comparison_id: int) -> Assignment:

@@ -7,12 +7,12 @@ id stored again with other content is refused rather than overwritten.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..lazy import LazyModule
 from .base import StoreBase
+from .connection import Connection
 from .records import DuplicateConflict, Prompt, StoreError, content_hash, now_iso
 
 if TYPE_CHECKING:  # the data stack is imported by the first frame a store builds
@@ -111,7 +111,7 @@ class TextsMixin(StoreBase):
 
     @staticmethod
     def _where_in(
-        conn: sqlite3.Connection, select: str, column: str, values: Sequence[Any]
+        conn: Connection, select: str, column: str, values: Sequence[Any]
     ) -> Iterator[tuple]:
         """Rows of ``select`` whose ``column`` is one of ``values``, asked for 500 at a time."""
         for start in range(0, len(values), 500):
@@ -169,10 +169,9 @@ class TextsMixin(StoreBase):
 
     def scores_frame(self) -> pd.DataFrame:
         """Scores of responses, one row each: prompt_id, model, scorer, score."""
-        return pd.read_sql_query(
+        return self.frame(
             "SELECT r.prompt_id, r.model, s.scorer, s.score FROM scores s"
-            " JOIN responses r ON r.id = s.response_id ORDER BY s.scorer, r.prompt_id, r.model",
-            self.conn,
+            " JOIN responses r ON r.id = s.response_id ORDER BY s.scorer, r.prompt_id, r.model"
         )
 
     def prompt_ids(self, categories: Iterable[str] | None = None) -> set[str]:
