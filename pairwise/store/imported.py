@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..scales import SHOWN_ORDERS, Scale
+from .dialect import flag
 from .records import DuplicateConflict, ImportedJudgment, StoreError, now_iso
 from .texts import TextsMixin
 
@@ -119,9 +120,11 @@ class ImportedMixin(TextsMixin):
                 " WHERE j.comparison_id = :c AND a.judge_kind = 'human')"
             )
             conn.executemany(
-                f"UPDATE comparisons SET n_judgments = {people}, is_open = {people}"
-                "   < (SELECT s.overlap FROM studies s WHERE s.id = comparisons.study_id)"
-                " WHERE id = :c",
+                f"UPDATE comparisons SET n_judgments = {people}, is_open = "
+                + flag(
+                    f"{people} < (SELECT s.overlap FROM studies s WHERE s.id = comparisons.study_id)"
+                )
+                + " WHERE id = :c",
                 [{"c": c} for c in sorted(touched)],
             )
         return inserted, unchanged

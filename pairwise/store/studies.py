@@ -15,6 +15,7 @@ from ..lazy import LazyModule
 from ..scales import Scale
 from .assignment import AssignmentMixin
 from .progress import ProgressMixin
+from .dialect import flag
 from .records import Assignment, StoreError, Study, now_iso
 
 if TYPE_CHECKING:  # the data stack is imported by the first frame a store builds
@@ -322,7 +323,7 @@ class StudiesMixin(AssignmentMixin, ProgressMixin):
                 conn.execute(f"UPDATE studies SET {column} = ? WHERE id = ?", [value, study.id])
             if overlap is not None:
                 conn.execute(
-                    "UPDATE comparisons SET is_open = (n_judgments < ?) WHERE study_id = ?",
+                    f"UPDATE comparisons SET is_open = {flag('n_judgments < ?')} WHERE study_id = ?",
                     [overlap, study.id],
                 )
         return self.get_study(study.id)
