@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from ..lazy import LazyModule
 from ..scales import Scale
 from .assignment import AssignmentMixin
-from .progress import ProgressMixin
 from .dialect import flag
+from .progress import ProgressMixin
 from .records import Assignment, StoreError, Study, now_iso
 
 if TYPE_CHECKING:  # the data stack is imported by the first frame a store builds
