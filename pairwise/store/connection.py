@@ -15,6 +15,7 @@ server connections, not one per session.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sqlite3
 import threading
@@ -247,6 +248,18 @@ def _speak_like_sqlite(connection: Any, _record: Any) -> None:
 
     connection.adapters.register_dumper(bool, FlagDumper)
     connection.adapters.register_loader("numeric", NumberLoader)
+
+
+def _forget_pools_in_child() -> None:
+    """A forked process must not use its parent's server connections (both would talk on one
+    socket): it starts with empty pools and opens its own."""
+    global _engines_lock
+    _engines_lock = threading.Lock()  # the parent may have held it while forking
+    for found in _engines.values():
+        found.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def dispose_engines() -> None:
