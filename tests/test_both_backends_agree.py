@@ -70,8 +70,20 @@ def _build(location: str) -> None:
 def _report(location: str, fmt: str) -> str:
     result = CliRunner().invoke(
         main,
-        ["--db", location, "report", "--format", fmt, "--bootstrap", "300", "--seed", "5",
-         "--baseline", "atlas-7b-chat", "--style-control"],
+        [
+            "--db",
+            location,
+            "report",
+            "--format",
+            fmt,
+            "--bootstrap",
+            "300",
+            "--seed",
+            "5",
+            "--baseline",
+            "atlas-7b-chat",
+            "--style-control",
+        ],
     )
     assert result.exit_code == 0, result.output
     return result.output
