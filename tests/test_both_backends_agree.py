@@ -8,6 +8,7 @@ the command line on each.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from databases import ON_POSTGRES
 
 from pairwise.cli import main
-from pairwise.demo import ensure_demo
+from pairwise.ingest import create_study, import_prompts, import_responses, read_study_spec
 from pairwise.scales import orient
 from pairwise.store import ImportedJudgment, Store
 
@@ -30,12 +31,14 @@ pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="needs a PostgreSQL serv
 
 
 def _build(location: str) -> None:
-    """The demo study, judged by five people with a scripted lean (one excluded, one who skips
+    """The demo study (its comparisons in a seeded order), judged by five people with a scripted lean (one excluded, one who skips
     now and then and writes rationales), and a model judge's verdicts imported."""
     rng = random.Random(11)
     with Store(location) as store:
-        ensure_demo(store, PROMPTS_DIR)
-        study = store.get_study("demo")
+        import_prompts(store, PROMPTS_DIR / "demo_prompts.jsonl")
+        import_responses(store, PROMPTS_DIR / "demo_responses.jsonl")
+        spec = read_study_spec(PROMPTS_DIR / "demo_study.json")
+        study = create_study(store, dataclasses.replace(spec, seed=4))
         for name in PEOPLE:
             who = store.ensure_annotator(name)
             while (got := store.next_comparison(study, who.id, rng=rng)) is not None:
@@ -54,7 +57,7 @@ def _build(location: str) -> None:
                 )
         store.set_excluded("_ops")
         judge = store.ensure_annotator("judge-model", judge_kind="model")
-        comparisons = store.comparisons_frame("demo")
+        comparisons = store.comparisons_frame(study.name)
         store.add_judgments(
             ImportedJudgment(
                 comparison_id=int(row.comparison_id),

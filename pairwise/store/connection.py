@@ -450,7 +450,9 @@ def explain(location: Location, error: BaseException) -> str:
     reason = str(getattr(error, "orig", None) or error).strip().splitlines()
     text = reason[0] if reason else type(error).__name__
     text = re.sub(r"^connection failed: ", "", text)
-    text = re.sub(r'^connection to server at "[^"]*" \([^)]*\), port \d+ failed: ', "", text)
+    text = re.sub(r'^connection to server (at "[^"]*"( \([^)]*\))?|on socket "[^"]*")', "", text)
+    text = re.sub(r"^, port \d+ failed: |^ failed: ", "", text)
+    text = re.sub(r"^FATAL:\s+", "", text)
     return f"cannot reach the database at {location.where}: {text}"
 
 
