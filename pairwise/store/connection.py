@@ -204,12 +204,15 @@ class Rows:
 
 
 _engines: dict[str, sqlalchemy.Engine] = {}
+_users: dict[str, int] = {}  # open stores per engine: the last to close empties the pool
 _engines_lock = threading.Lock()
 
 
 def engine(location: Location) -> sqlalchemy.Engine:
-    """The process's engine (and so connection pool) for a PostgreSQL location."""
+    """The process's engine (and so connection pool) for a PostgreSQL location, counted as used
+    until :func:`release_engine`."""
     with _engines_lock:
+        _users[location.target] = _users.get(location.target, 0) + 1
         found = _engines.get(location.target)
         if found is None:
             from sqlalchemy import create_engine, event
@@ -262,12 +265,28 @@ def _forget_pools_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
+def release_engine(location: Location) -> None:
+    """One store fewer uses the engine: when none does, its pooled connections are closed, so
+    that a closed store leaves no session on the server (a database can then be dropped, or
+    copied as a template)."""
+    with _engines_lock:
+        left = _users.get(location.target, 0) - 1
+        if left > 0:
+            _users[location.target] = left
+            return
+        _users.pop(location.target, None)
+        found = _engines.pop(location.target, None)
+    if found is not None:
+        found.dispose()
+
+
 def dispose_engines() -> None:
     """Close every pooled server connection of this process (tests, forked workers)."""
     with _engines_lock:
         for found in _engines.values():
             found.dispose()
         _engines.clear()
+        _users.clear()
 
 
 class PostgresConnection:
@@ -285,9 +304,13 @@ class PostgresConnection:
 
     def __init__(self, location: Location) -> None:
         self.location = location
-        self._engine = engine(location)
+        self._engine: Any = engine(location)
         self._held: Any = None  # the pool's connection while a transaction is open
-        self.raw_connection()  # fail now, with a clear line, if the server cannot be reached
+        try:
+            self.raw_connection().close()  # fail now, in one line, if the server is not there
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def in_transaction(self) -> bool:
@@ -382,17 +405,24 @@ class PostgresConnection:
     def foreign_keys(self) -> list[tuple[str, str, str, str]]:
         """``(table, column, referenced table, referenced column)`` for every foreign key, read
         by SQLAlchemy's reflection of the schema the connection sees."""
-        from sqlalchemy import inspect
+        from sqlalchemy import create_engine, inspect
+        from sqlalchemy.pool import NullPool
 
-        inspector = inspect(self._engine)
-        return [
-            (table, column, key["referred_table"], parent_column)
-            for table in inspector.get_table_names()
-            for key in inspector.get_foreign_keys(table)
-            for column, parent_column in zip(
-                key["constrained_columns"], key["referred_columns"], strict=True
-            )
-        ]
+        # an engine of SQLAlchemy's own: the pool's connections speak like SQLite (see
+        # _speak_like_sqlite), which SQLAlchemy's reflection queries do not expect
+        reflecting = create_engine(self.location.target, poolclass=NullPool)
+        try:
+            inspector = inspect(reflecting)
+            return [
+                (table, column, key["referred_table"], parent_column)
+                for table in inspector.get_table_names()
+                for key in inspector.get_foreign_keys(table)
+                for column, parent_column in zip(
+                    key["constrained_columns"], key["referred_columns"], strict=True
+                )
+            ]
+        finally:
+            reflecting.dispose()
 
     def begin(self) -> None:
         self._held = self.raw_connection()
@@ -433,7 +463,13 @@ class PostgresConnection:
             self.commit()
 
     def close(self) -> None:
-        self.rollback()
+        if self._engine is None:
+            return
+        try:
+            self.rollback()
+        finally:
+            self._engine = None
+            release_engine(self.location)
 
 
 def _connection_lost(fairy: Any) -> bool:
