@@ -18,6 +18,7 @@ import platform
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -357,6 +358,37 @@ def _insert_leases(
 
 
 # -- timing and tables ---------------------------------------------------------------------------
+
+
+# Runs a command and writes its wall and CPU seconds and peak memory to the file named first. It is
+# a small process of its own: a child's peak resident memory counts the pages of the process it
+# was forked from, so a command forked straight from a benchmark that holds a large store in
+# memory would be charged for it.
+_LAUNCHER = """
+import json, os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"seconds": time.perf_counter() - start, "cpu": usage.ru_utime + usage.ru_stime,
+               "peak_mb": usage.ru_maxrss / 1024, "status": os.waitstatus_to_exitcode(status)}, out)
+"""
+
+
+def measured_run(command: Sequence[str], log: Path) -> dict[str, float]:
+    """Run ``command`` in its own process, output to ``log``: wall and CPU seconds and peak
+    resident MB of that very process (kilobytes from ``os.wait4`` on Linux)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    figures = log.with_name(log.name + ".json")
+    with open(log, "wb") as output:
+        launcher = [sys.executable, "-c", _LAUNCHER, str(figures), *map(str, command)]
+        subprocess.run(launcher, stdout=output, stderr=subprocess.STDOUT, env=env, check=True)
+    measured = json.loads(figures.read_text())
+    if measured.pop("status") != 0:
+        raise SystemExit(f"{' '.join(map(str, command))} failed:\n{log.read_text()}")
+    return measured
 
 
 @contextlib.contextmanager

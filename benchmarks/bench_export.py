@@ -15,14 +15,11 @@ the database, as a user would see them.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from _common import ROOT, Shape, build_store, print_table, temp_dir
+from _common import Shape, build_store, measured_run, print_table, temp_dir
 
 CASES = (
     ("trl-conversational", "majority"),
@@ -36,22 +33,12 @@ def run_export(db: Path, out: Path, fmt: str, aggregation: str) -> dict[str, flo
     """One ``pairwise export`` in its own process: wall and CPU seconds, peak MB, output size."""
     command = [sys.executable, "-m", "pairwise.cli", "--db", str(db), "export", str(out)]
     command += ["--format", fmt, "--aggregation", aggregation]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     log = out.with_name(out.name + ".log")
-    with open(log, "wb") as output:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
-        # wait4 reaps this very child and returns its own resource use (Popen.wait would not)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - start
+    figures = measured_run(command, log)
     text = log.read_text()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"export failed:\n{text}")
     files = [p for p in out.parent.glob(out.name + "*") if p.suffix in (".jsonl", ".parquet")]
     return {
-        "seconds": seconds,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "peak_mb": usage.ru_maxrss / 1024,  # kilobytes on Linux
+        **figures,
         "records": int(text.split("(", 1)[1].split()[0]),
         "file_mb": sum(p.stat().st_size for p in files) / 1e6,
     }
