@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -37,7 +38,32 @@ from .ingest import (
 )
 from .store import Store, StoreError, Study
 
-USER_ERRORS = (IngestError, StoreError, ValueError, OSError, sqlite3.Error)
+USER_ERRORS = (IngestError, StoreError, ValueError, OSError)
+_PASSWORD_IN_URL = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*):\S*@")
+
+
+def without_passwords(text: str) -> str:
+    """``text`` with the password of any URL in it masked: an error line may quote ``--db``."""
+    return _PASSWORD_IN_URL.sub(r"\1:***@", text)
+
+
+def database_problem(error: BaseException) -> str | None:
+    """The first line of an error the database raised, on either backend, or ``None`` for any
+    other error. The driver modules are looked up, not imported: a command that never opened a
+    PostgreSQL store does not pay for importing them."""
+    kinds: list[type[BaseException]] = [sqlite3.Error]
+    sqlalchemy_errors = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_errors is not None:
+        if isinstance(error, sqlalchemy_errors.DBAPIError) and error.orig is not None:
+            error = error.orig  # the driver's own message, without the SQL and the help link
+        kinds.append(sqlalchemy_errors.SQLAlchemyError)
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
+        kinds.append(psycopg.Error)
+    if not isinstance(error, tuple(kinds)):
+        return None
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__
 
 
 class _Group(click.Group):
@@ -49,8 +75,13 @@ class _Group(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except USER_ERRORS as e:
-            raise click.ClickException(str(e)) from None
+            raise click.ClickException(without_passwords(str(e))) from None
         except Exception as e:
+            problem = database_problem(e)
+            if problem is not None:
+                raise click.ClickException(
+                    without_passwords(f"the database failed: {problem}")
+                ) from None
             if os.environ.get("PAIRWISE_DEBUG"):
                 raise
             raise click.ClickException(
@@ -70,8 +101,16 @@ class App:
         if self._store is None:
             try:
                 self._store = Store(self.db)
-            except sqlite3.Error as e:
-                raise click.ClickException(f"cannot open the database {self.db}: {e}") from None
+            except StoreError:
+                raise  # says which database, and why
+            except Exception as e:
+                # a URL the driver cannot read (ValueError), or the driver's own error
+                problem = str(e) if isinstance(e, ValueError) else database_problem(e)
+                if problem is None:
+                    raise
+                raise click.ClickException(
+                    without_passwords(f"cannot open the database {self.db}: {problem}")
+                ) from None
         return self._store
 
     def close(self) -> None:
@@ -126,7 +165,8 @@ def pass_store(command: Callable[..., Any]) -> Callable[..., Any]:
     "--db",
     envvar="PAIRWISE_DB",
     default="pairwise.db",
-    help="The SQLite database file (default: $PAIRWISE_DB, else pairwise.db).",
+    help="The store: a SQLite file, sqlite:///PATH or a postgresql://USER:PASSWORD@HOST:PORT/DB"
+    " URL (default: $PAIRWISE_DB, else pairwise.db).",
 )
 @click.version_option(package_name="pairwise")
 @click.pass_context
@@ -664,6 +704,36 @@ def report_command(
         return
     for path in report.write_report(result, out, fmt):
         click.echo(f"wrote {path}")
+
+
+# -- copy ------------------------------------------------------------------------------------------
+
+
+@main.command("copy")
+@click.argument("source")
+@click.argument("dest")
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Add to a destination that holds data: rows it holds alike are skipped, a row it holds"
+    " with other content stops the copy.",
+)
+def copy_command(source: str, dest: str, merge: bool) -> None:
+    """Copy a whole store, SQLite or PostgreSQL.
+
+    Copies SOURCE into DEST, each a path, sqlite:///PATH or a postgresql:// URL, either way or
+    alike. Every row goes in
+    one transaction on DEST, ids kept, and each table's rows are counted on both sides before
+    the commit. DEST is created if need be and must hold no data, unless --merge."""
+    from .store.copy import copy_store
+
+    with progress_bar():
+        result = copy_store(source, dest, merge=merge)
+    width = max(len(t.table) for t in result.tables)
+    for t in result.tables:
+        skipped = f"  ({t.skipped:,} already there)" if t.skipped else ""
+        click.echo(f"{t.table:<{width}}  {t.added:>10,}{skipped}")
+    click.echo(str(result))
 
 
 # -- export ----------------------------------------------------------------------------------------
