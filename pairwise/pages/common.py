@@ -39,7 +39,7 @@ from typing import Any
 import streamlit as st
 
 from pairwise import auth
-from pairwise.store import Annotator, Store, open_store
+from pairwise.store import Annotator, Store, StoreUnavailable, open_store
 
 LOCAL_ADMIN = auth.LOCAL_ADMIN
 DEMO_NOTICE = (
@@ -49,6 +49,11 @@ ADMINS_ONLY = "This page is for admins only."
 TROUBLE = (
     "Something went wrong on this page. It has been logged for the administrators; reload the"
     " page to try again, and if it keeps happening tell the study admin this reference: {ref}."
+)
+UNREACHABLE = (
+    "The database cannot be reached just now, so this page can neither show nor save anything."
+    " Reload the page in a moment; if it keeps happening, tell the study admin this reference:"
+    " {ref}."
 )
 
 _STORE = "pairwise.store"
@@ -77,9 +82,15 @@ class Identity:
 def friendly_errors() -> Iterator[None]:
     """Show a short message instead of an exception on the page: a traceback can hold server
     paths and data. The exception goes to the server log under a reference the user can quote.
-    Streamlit's own stop and rerun signals are not exceptions and pass through."""
+    Streamlit's own stop and rerun signals are not exceptions and pass through. A database that
+    cannot be reached (a wrong ``PAIRWISE_DB``, a server down) is one line in the log, naming
+    where and why, and a message saying so on the page; the next run tries again."""
     try:
         yield
+    except StoreUnavailable as error:
+        ref = secrets.token_hex(4)
+        logging.getLogger("pairwise.app").error("%s (reference %s)", error, ref)
+        st.error(UNREACHABLE.format(ref=ref), icon=":material/error:")
     except Exception:
         ref = secrets.token_hex(4)
         logging.getLogger("pairwise.app").exception("page failed (reference %s)", ref)
