@@ -16,6 +16,7 @@ from pairwise.store.connection import locate
 from pairwise import progress
 from pairwise.cli import main
 from pairwise.store import Prompt, Store, StoreError
+from pairwise.store import copy as copy_module
 from pairwise.store.copy import CopyConflict, copy_store
 
 NEW_PROMPT = Prompt("new-1", "x", [{"role": "user", "content": "Why?"}], [], 1)
@@ -270,3 +271,13 @@ def test_sqlite_to_postgresql_and_back_keeps_every_row_and_the_report(busy, new_
         assert rows(back, table) == rows(start, table), table
     assert report(on_server) == report(start)
     assert report(back) == report(start)
+
+
+def test_counts_are_the_sources_when_the_triggers_stay_on(busy, new_db, monkeypatch):
+    """A role that may not turn the triggers off (not the tables' owner) still gets the
+    source's counts: what the triggers added while the rows went in is set back."""
+    monkeypatch.setattr(copy_module, "_pause_triggers", lambda writer, plan: False)
+    dest = new_db("copy", bare=True)
+    copy_store(busy.path, dest)
+    for table in ("study_pairs", "study_totals", "scan_starts"):
+        assert rows(dest, table) == rows(busy.path, table), table

@@ -9,10 +9,13 @@ copy back.
 
 Three tables hold counts that triggers keep as rows come and go: ``study_pairs`` (judgments and
 wins per model pair), ``study_totals`` (progress per study) and ``scan_starts`` (where each
-annotator's next-comparison scan starts). A plain copy takes them verbatim from the source: the
-triggers' work while rows go in is undone at the end (``study_totals`` and ``scan_starts`` are
-written last over what the triggers made, the pair counts are set back to the source's), so that the
-copy holds exactly what the source holds. A merge lets the triggers count the rows it adds instead.
+annotator's next-comparison scan starts). A plain copy takes them verbatim from the source, so
+that the copy holds exactly what the source holds: on PostgreSQL the triggers are off while the
+rows go in (``ALTER TABLE ... DISABLE TRIGGER USER``, inside the copy's transaction, for the
+tables' owner); on SQLite, and for a role that does not own the tables, the triggers' work is
+undone at the end (``study_totals`` and ``scan_starts`` are written last over what the triggers
+made, the pair counts are set back to the source's). A merge lets the triggers count the rows it
+adds instead.
 
 Merging (``merge=True``) adds a store's rows to a destination that holds data already, keeping ids:
 
@@ -118,10 +121,13 @@ def copy_store(
             before = {t.name: _count(writer, t) for t in plan.tables}
             if not merge:
                 _check_empty(dst.name, before)
+            paused = not merge and _pause_triggers(writer, plan)
             copied = [
                 _copy_table(reader, writer, plan, table, batch, merge) for table in plan.tables
             ]
-            if not merge:
+            if paused:
+                _resume_triggers(writer, plan)
+            elif not merge:
                 _restore_counts(reader, writer, plan)
             if dst.place.backend == POSTGRESQL:
                 _advance_sequences(writer, plan)
@@ -306,7 +312,7 @@ def _insert(writer: Any, table: Any, rows: Sequence[Sequence[Any]]) -> None:
     PostgreSQL, ``executemany`` on SQLite."""
     preparer = writer.dialect.identifier_preparer
     columns = ", ".join(preparer.quote(c.name) for c in table.columns)
-    name = preparer.quote(table.name)
+    name = _quoted(writer, table)
     cursor = writer.connection.dbapi_connection.cursor()
     try:
         if writer.dialect.name == "postgresql":
@@ -337,6 +343,33 @@ def _copy_table(
         done += len(rows)
         progress.report(stage, done, total)
     return TableCopy(table.name, total, added, total - added)
+
+
+def _pause_triggers(writer: Any, plan: _Plan) -> bool:
+    """Turn the count triggers off for the copy, on PostgreSQL: there every trigger's update of
+    one count row leaves a row version that the next must step over until the transaction ends,
+    which makes a large copy quadratic. Only the tables' owner may; ``False`` (triggers on,
+    counts set back afterwards) for anyone else, or on SQLite, whose triggers cost little."""
+    from sqlalchemy.exc import DBAPIError
+
+    if writer.dialect.name != "postgresql":
+        return False
+    try:
+        with writer.begin_nested():  # a refusal rolls back to here, not the whole copy
+            for table in plan.tables:
+                writer.exec_driver_sql(f"ALTER TABLE {_quoted(writer, table)} DISABLE TRIGGER USER")
+    except DBAPIError:
+        return False
+    return True
+
+
+def _resume_triggers(writer: Any, plan: _Plan) -> None:
+    for table in plan.tables:
+        writer.exec_driver_sql(f"ALTER TABLE {_quoted(writer, table)} ENABLE TRIGGER USER")
+
+
+def _quoted(connection: Any, table: Any) -> str:
+    return connection.dialect.identifier_preparer.quote(table.name)
 
 
 def _restore_counts(reader: Any, writer: Any, plan: _Plan) -> None:
