@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from databases import ON_POSTGRES
-from pairwise.store.connection import locate
 
 from pairwise import progress
 from pairwise.cli import main
 from pairwise.store import Prompt, Store, StoreError
 from pairwise.store import copy as copy_module
+from pairwise.store.connection import locate
 from pairwise.store.copy import CopyConflict, copy_store
 
 NEW_PROMPT = Prompt("new-1", "x", [{"role": "user", "content": "Why?"}], [], 1)
