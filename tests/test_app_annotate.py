@@ -19,7 +19,7 @@ from databases import ON_POSTGRES
 from streamlit.testing.v1 import AppTest
 
 from pairwise import auth
-from pairwise.pages.common import ADMINS_ONLY, DEMO_NOTICE, LOCAL_ADMIN
+from pairwise.pages.common import ADMINS_ONLY, DEMO_NOTICE, LOCAL_ADMIN, UNREACHABLE
 from pairwise.store import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "annotate_app.py")
@@ -794,7 +794,8 @@ def test_a_failing_page_shows_a_friendly_message_without_details(
         broken = str(garbage)
     monkeypatch.setenv("PAIRWISE_DB", broken)
     at = open_app()  # asserts that no exception reached the page
-    assert at.error[0].value.startswith("Something went wrong on this page.")
+    # a database that cannot be opened says so, with a reference, and names no place
+    assert at.error[0].value.startswith(UNREACHABLE.split(",")[0])
     shown = "\n".join(strings(at))
     hidden = (str(tmp_path), broken, "Traceback", "DatabaseError", "not a database", ".py")
     for detail in hidden:
