@@ -13,7 +13,7 @@ from typing import Any
 
 from ..scales import SHOWN_ORDERS, Scale
 from .connection import Connection, retried
-from .dialect import flag, lock_row, skip_locked
+from .dialect import flag, lock_row, lock_study_totals, skip_locked
 from .records import (
     DEFAULT_LEASE_SECONDS,
     PASS_REASONS,
@@ -65,7 +65,7 @@ class AssignmentMixin(TextsMixin):
         rng = rng or random
         now = time.time() if clock is None else clock
         self._check_person(annotator_id)
-        with self.transaction() as conn:
+        with self.transaction(side_by_side=True) as conn:
             read_only = conn.execute("SELECT read_only FROM studies WHERE id = ?", [study.id])
             if (read_only.fetchone() or (0,))[0]:
                 raise StoreError(
@@ -127,7 +127,7 @@ class AssignmentMixin(TextsMixin):
             row = conn.execute(
                 "SELECT c.id FROM comparisons c WHERE c.study_id = :s AND c.is_gold = 1"
                 + self._UNSEEN
-                + " ORDER BY c.sort_key LIMIT 1",
+                + " ORDER BY c.sort_key, c.id LIMIT 1",
                 params,
             ).fetchone()
             return None if row is None else row[0]
@@ -144,7 +144,7 @@ class AssignmentMixin(TextsMixin):
         ).fetchone()
         old_start = _BEFORE_ALL if row is None else row[0]
         unseen = conn.execute(
-            regular + " ORDER BY c.sort_key LIMIT 1", {**params, "start": old_start}
+            regular + " ORDER BY c.sort_key, c.id LIMIT 1", {**params, "start": old_start}
         ).fetchone()
         start = _AFTER_ALL if unseen is None else unseen[1]
         if start != old_start:
@@ -158,7 +158,10 @@ class AssignmentMixin(TextsMixin):
         if study.adaptive:
             return self._first_open_adaptive(conn, study, {**params, "start": start}, rng)
         row = conn.execute(
-            regular + self._ROOM + " ORDER BY c.sort_key LIMIT 1" + skip_locked(self.backend, "c"),
+            regular
+            + self._ROOM
+            + " ORDER BY c.sort_key, c.id LIMIT 1"
+            + skip_locked(self.backend, "c"),
             {**params, "start": start},
         ).fetchone()
         return None if row is None else row[0]
@@ -197,7 +200,7 @@ class AssignmentMixin(TextsMixin):
             " AND c.is_open = 1 AND c.sort_key >= :start"
             + self._UNSEEN
             + self._ROOM
-            + " ORDER BY c.sort_key LIMIT 1"
+            + " ORDER BY c.sort_key, c.id LIMIT 1"
             + skip_locked(self.backend, "c")
         )
         for (pair_id,) in ranked:
@@ -238,7 +241,7 @@ class AssignmentMixin(TextsMixin):
     @retried
     def release(self, comparison_id: int, annotator_id: int) -> None:
         """Give a leased comparison back to the pool."""
-        with self.transaction() as conn:
+        with self.transaction(side_by_side=True) as conn:
             conn.execute(
                 "DELETE FROM leases WHERE comparison_id = ? AND annotator_id = ?",
                 [comparison_id, annotator_id],
@@ -246,7 +249,7 @@ class AssignmentMixin(TextsMixin):
 
     def purge_expired_leases(self, clock: float | None = None) -> int:
         now = time.time() if clock is None else clock
-        with self.transaction() as conn:
+        with self.transaction(side_by_side=True) as conn:
             return conn.execute("DELETE FROM leases WHERE expires_at <= ?", [now]).rowcount
 
     @retried
@@ -272,7 +275,9 @@ class AssignmentMixin(TextsMixin):
             raise StoreError(f"shown_order must be 'AB' or 'BA', not {shown_order!r}")
         check_note(rationale, "rationale")
         self._check_person(annotator_id)
-        with self.transaction() as conn:
+        with self.transaction(side_by_side=True) as conn:
+            if locking := lock_study_totals(self.backend):
+                conn.execute(locking, [comparison_id])
             row = conn.execute(
                 "SELECT s.scale, s.overlap, c.n_judgments, c.is_gold FROM comparisons c"
                 " JOIN studies s ON s.id = c.study_id WHERE c.id = ?" + lock_row(self.backend, "c"),
@@ -331,7 +336,7 @@ class AssignmentMixin(TextsMixin):
         if reason not in PASS_REASONS:
             raise StoreError(f"reason must be one of {PASS_REASONS}, not {reason!r}")
         check_note(note, "note")
-        with self.transaction() as conn:
+        with self.transaction(side_by_side=True) as conn:
             judged = conn.execute(
                 "SELECT id FROM judgments WHERE comparison_id = ? AND annotator_id = ?",
                 [comparison_id, annotator_id],

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..lazy import LazyModule
 from .connection import Location, connect, locate
-from .dialect import SQLITE
+from .dialect import SQLITE, take_turns
 from .records import StoreError
 
 if TYPE_CHECKING:
@@ -70,16 +70,21 @@ class StoreBase:
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """One write transaction (on SQLite ``BEGIN IMMEDIATE``: the write lock up front).
+    def transaction(self, *, side_by_side: bool = False) -> Iterator[Any]:
+        """One write transaction, which waits for other writers' transactions to end (on SQLite
+        ``BEGIN IMMEDIATE`` takes the write lock up front; on PostgreSQL a lock does the same).
 
-        Nested use joins the outer transaction, so a caller can make several store calls atomic.
+        ``side_by_side`` transactions (PostgreSQL only) skip that wait: the annotate page's
+        writes, which lock the rows they count. Nested use joins the outer transaction, so a
+        caller can make several store calls atomic.
         """
         if self.conn.in_transaction:
             yield self.conn
             return
         self.conn.begin()
         try:
+            for statement in [] if side_by_side else take_turns(self.backend):
+                self.conn.execute(statement)
             yield self.conn
         except BaseException:
             self.conn.rollback()

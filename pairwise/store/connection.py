@@ -38,6 +38,11 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached or refused us: one line naming where and why."""
 
 
+class WriteConflict(StoreError):
+    """PostgreSQL ended a transaction that waited in a cycle with others (a deadlock): it was
+    rolled back whole and can be run again."""
+
+
 @dataclass(frozen=True)
 class Location:
     """A store's place: ``backend`` and ``target`` (a file path, or a SQLAlchemy URL)."""
@@ -374,8 +379,8 @@ class PostgresConnection:
             cursor.close()
 
     def _failed(self, error: Exception, fairy: Any = None) -> Exception:
-        """A lost connection becomes :class:`StoreUnavailable` (and leaves the pool); any other
-        error is the caller's to see."""
+        """A lost connection becomes :class:`StoreUnavailable` (and leaves the pool), a deadlock
+        :class:`WriteConflict`; any other error is the caller's to see."""
         import psycopg
 
         if isinstance(error, psycopg.OperationalError) and _connection_lost(fairy or self._held):
@@ -384,6 +389,8 @@ class PostgresConnection:
             if target is self._held:
                 self._held = None
             return StoreUnavailable(explain(self.location, error))
+        if isinstance(error, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
+            return WriteConflict(f"{self.location.where}: {str(error).splitlines()[0]}")
         return error
 
     def stream(self, sql: str, params: Sequence[Any] = (), size: int = 100_000) -> Iterator[Any]:
@@ -508,19 +515,20 @@ Connection = SQLiteConnection | PostgresConnection
 
 
 def retried(method: Any) -> Any:
-    """Run a store write once more when the server went away during it (PostgreSQL restarted,
-    a pooled connection dropped): the write was rolled back with its connection, and the writes
-    this wraps are safe to repeat (a judgment stored by the first try is found as a duplicate).
-    A second failure reaches the caller, who tells the person."""
+    """Run a store write again when the server went away during it (PostgreSQL restarted, a
+    pooled connection dropped) or ended it in a deadlock: the write was rolled back whole, and
+    the writes this wraps are safe to repeat (a judgment stored by an earlier try is found as a
+    duplicate). Three tries; the last failure reaches the caller, who tells the person."""
     import functools
 
     @functools.wraps(method)
     def again(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except StoreUnavailable:
-            if self.conn.in_transaction:  # inside a caller's transaction: theirs to retry
-                raise
-            return method(self, *args, **kwargs)
+        for attempt in (1, 2, 3):
+            try:
+                return method(self, *args, **kwargs)
+            except (StoreUnavailable, WriteConflict):
+                if self.conn.in_transaction or attempt == 3:  # a caller's transaction: theirs
+                    raise
+        raise AssertionError("unreachable")
 
     return again

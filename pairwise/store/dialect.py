@@ -86,6 +86,18 @@ def skip_locked(backend: str, alias: str) -> str:
     return f" FOR UPDATE OF {alias} SKIP LOCKED" if backend == POSTGRESQL else ""
 
 
+def lock_study_totals(backend: str) -> str | None:
+    """On PostgreSQL, the statement that locks the totals row of a comparison's study (the one
+    parameter) before a judgment is written: every writer that changes a study's counts takes
+    that row first, then the pair's, so that no two of them wait for each other in a cycle."""
+    if backend != POSTGRESQL:
+        return None
+    return (
+        "SELECT 1 FROM study_totals WHERE study_id ="
+        " (SELECT study_id FROM comparisons WHERE id = ?) FOR UPDATE"
+    )
+
+
 def lock_row(backend: str, alias: str) -> str:
     """The clause that holds a row until the transaction ends (PostgreSQL), so that a count read
     and then raised is not raised twice at once; nothing on SQLite, whose writers take turns."""
@@ -96,3 +108,22 @@ def join_in_order(backend: str) -> str:
     """A join that keeps the written table order: SQLite's ``CROSS JOIN`` is its planner's hint
     for it; PostgreSQL plans such joins well and takes no ``ON`` after ``CROSS JOIN``."""
     return "CROSS JOIN" if backend == SQLITE else "JOIN"
+
+
+_TURNS_KEY = 720_615_002  # the advisory lock of writers that take turns on PostgreSQL
+
+
+def take_turns(backend: str) -> list[str]:
+    """The statements that make a write transaction wait for the one before it to finish.
+
+    SQLite's ``BEGIN IMMEDIATE`` does this for every write. On PostgreSQL a transaction that reads
+    and then writes what it read (seed the demo into an empty store, the first invitation, an
+    import that checks what is stored) takes an advisory lock, so that it behaves as on SQLite,
+    and then the studies' totals rows, so that it takes them before any pair's counts, as a
+    judgment does (see :func:`lock_study_totals`): writers that change counts never wait for each
+    other in a cycle. The annotate page's writes, built to run side by side with row locks, take
+    neither.
+    """
+    if backend != POSTGRESQL:
+        return []
+    return [f"SELECT pg_advisory_xact_lock({_TURNS_KEY})", "SELECT 1 FROM study_totals FOR UPDATE"]
