@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +87,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running app: its base URL and the server process (for its CPU accounting)."""
+
+    url: str
+    process: subprocess.Popen
+
+
 @contextlib.contextmanager
 def serve(db: str, folder: Path, *flags: str) -> Iterator[str]:
     """Run the app on the store at ``db`` and yield its base URL; the server's log (kept in
     ``folder``) is shown if it fails.
 
     ``flags`` are added to ``streamlit run`` (they override ``.streamlit/config.toml``)."""
+    with serving(db, folder, *flags) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def serving(
+    db: str, folder: Path, *flags: str, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """:func:`serve`, yielding the process too; ``env`` adds to the server's environment."""
     port = free_port()
     command = [
         sys.executable,
@@ -112,7 +130,7 @@ def serve(db: str, folder: Path, *flags: str) -> Iterator[str]:
         "none",
         *flags,
     ]
-    env = {**os.environ, "PAIRWISE_DB": db}
+    env = {**os.environ, "PAIRWISE_DB": db, **(env or {})}
     log_path = folder / f"server-{port}.log"
     # run in the test's folder: no secrets.toml of the working copy turns on OIDC sign-in
     with open(log_path, "wb") as log:
@@ -120,11 +138,11 @@ def serve(db: str, folder: Path, *flags: str) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, server, log_path)
-        yield url
+        yield Server(url, server)
     finally:
         server.terminate()
         try:
-            server.wait(timeout=10)
+            server.wait(timeout=30)  # time for a profiled server to write its profile
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
