@@ -16,6 +16,8 @@ WANTED = {
     "client.showErrorDetails": "none",  # not False: that is a deprecated alias of "stacktrace"
     "client.toolbarMode": "minimal",
     "browser.gatherUsageStats": False,
+    # a full garbage collection after every run cost most of the server's CPU per judgment
+    "runner.postScriptGC": False,
 }
 
 
