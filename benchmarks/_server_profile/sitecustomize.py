@@ -5,7 +5,8 @@ puts this folder there for the server only. With ``PAIRWISE_PROFILE=OUT`` set, e
 (one per rating, sign-in or page load, each in a script thread of its own) is profiled with
 pyinstrument while the file ``OUT.on`` exists (the benchmark creates it for its measured window),
 and the thread CPU seconds of those runs are added up. At exit the combined profile is written to
-``OUT.txt`` and ``OUT.html``, and the script threads' CPU seconds and run count to ``OUT.json``:
+``OUT.txt``, ``OUT-flat.txt`` (each function's total time over all threads) and
+``OUT.html``, and the script threads' CPU seconds and run count to ``OUT.json``:
 the process's CPU less that is the server's own work (websocket, protobuf, the event loop).
 """
 
@@ -61,5 +62,8 @@ if _OUT:
                 combined = Session.combine(combined, session)
         with open(f"{_OUT}.txt", "w") as out:
             out.write(ConsoleRenderer(unicode=True, time="percent_of_total").render(combined))
+        with open(f"{_OUT}-flat.txt", "w") as out:  # each function's total, over all threads
+            flat = ConsoleRenderer(unicode=True, flat=True, flat_time="total", show_all=True)
+            out.write(flat.render(combined))
         with open(f"{_OUT}.html", "w") as out:
             out.write(HTMLRenderer().render(combined))

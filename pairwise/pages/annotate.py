@@ -11,14 +11,15 @@ judgment per annotator and comparison in any case.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from dataclasses import dataclass
 
 import streamlit as st
 
-from pairwise.pages.common import Context, current_user, get_store, require_user
-from pairwise.pages.layout import SCALE_KEY, annotate_style, start_item
+from pairwise.pages.common import Context, current_user, friendly_errors, get_store, require_user
+from pairwise.pages.layout import ACTIONS_KEY, SCALE_KEY, annotate_style
 from pairwise.render import literal_markdown, safe_markdown, show_conversation, show_responses
 from pairwise.scales import orient
 from pairwise.store import MAX_NOTE_CHARS, Assignment, StoreError, Study
@@ -28,6 +29,14 @@ FLAG_REASONS = {
     "unsafe": ("Unsafe", "u"),
     "broken": ("Broken", "b"),
     "unanswerable": ("Unanswerable", "n"),
+}
+
+#: Each shortcut key and the widget key of the button it presses (``*``: the item's nonce).
+SHORTCUTS = {
+    **{str(n): f"rate-*-{n}" for n in range(1, 10)},  # the scale's buttons, 1..points
+    "s": "skip-*",
+    "f": "flag-*",
+    **{key: f"flag-*-{reason}" for reason, (_, key) in FLAG_REASONS.items()},
 }
 
 #: What to tell the annotator when a rating was not stored (see ``Store.record_judgment``).
@@ -56,7 +65,7 @@ class Held:
 
 def page() -> None:
     ctx = require_user()
-    annotate_style()
+    annotate_style(SHORTCUTS)
     study = _pick_study(ctx)
     if study is None:
         return
@@ -66,7 +75,25 @@ def page() -> None:
     st.caption(literal_markdown(study.name))
     if study.guidelines.strip():
         with st.expander("Guidelines", icon=":material/menu_book:"):
-            st.markdown(safe_markdown(study.guidelines))
+            st.markdown(_guidelines(study.guidelines))
+    _annotate(study.id)
+
+
+@st.fragment
+def _annotate(study_id: int) -> None:
+    """The item, its buttons and the progress bars: a press reruns only this part of the page
+    (the header, guidelines and sidebar stay as they are), which halves the server's work per
+    judgment. The person is checked again on every run, and the study read again."""
+    with friendly_errors():  # a run of this part alone is not inside the page's own guard
+        _annotate_item(study_id)
+
+
+def _annotate_item(study_id: int) -> None:
+    ctx = _signed_in_again()
+    try:
+        study = ctx.store.get_study(study_id)
+    except StoreError:  # removed meanwhile: the whole page picks again
+        st.rerun(scope="app")
     held = _held_item(ctx, study)
     finished = _progress(ctx, study)
     notice = st.session_state.pop(_NOTICE, None)
@@ -78,12 +105,25 @@ def page() -> None:
                 "All done, thank you! Nothing is left for you to rate in this study right now.",
                 icon=":material/celebration:",
             )
-        start_item(f"done-{study.id}")
         return
     show_conversation(held.assignment.prompt.messages)
     show_responses(held.assignment.left, held.assignment.right)
     _controls(study, held)
-    start_item(held.nonce)
+
+
+def _signed_in_again() -> Context:
+    """The person signed in right now; a revoked link or a signed-out session reruns the whole
+    page, which then shows the sign-in message."""
+    user = current_user()
+    if user is None:
+        st.rerun(scope="app")
+    return Context(get_store(), user)
+
+
+@functools.lru_cache(maxsize=64)
+def _guidelines(text: str) -> str:
+    """A study's guidelines made safe, once per text (they are long, and the same each run)."""
+    return safe_markdown(text)
 
 
 def _pick_study(ctx: Context) -> Study | None:
@@ -179,7 +219,7 @@ def _controls(study: Study, held: Held) -> None:
             width="stretch",
             wrap=True,
         )
-    with st.container(horizontal=True):
+    with st.container(horizontal=True, key=ACTIONS_KEY):
         st.button("Skip", key=f"skip-{nonce}", shortcut="s", on_click=_pass, args=(nonce, "skip"))
         st.button("Flag", key=f"flag-{nonce}", shortcut="f", on_click=_toggle_flag, args=(nonce,))
     if st.session_state.get(_FLAGGING) == nonce:

@@ -177,13 +177,15 @@ def finished_runs(page: Any) -> int:
     return page.evaluate("() => window.__pairwiseRuns")
 
 
-def after_run(page: Any, action: Callable[[], object]) -> None:
+def after_run(page: Any, action: Callable[[], object], timeout: float | None = None) -> None:
     """Do ``action``, which makes the app run its script, and wait until that run has finished
     and the page has settled: a check made before the run even started would pass or fail by
-    luck."""
+    luck. ``timeout`` in milliseconds (the page's default if ``None``)."""
     before = finished_runs(page)
     action()
-    page.wait_for_function(f"(before) => window.__pairwiseRuns > before && {_SETTLED}", arg=before)
+    page.wait_for_function(
+        f"(before) => window.__pairwiseRuns > before && {_SETTLED}", arg=before, timeout=timeout
+    )
 
 
 def item_nonce(page: Any) -> str | None:
