@@ -30,8 +30,26 @@ def test_a_path_or_sqlite_url_is_sqlite_and_a_postgresql_url_uses_psycopg(tmp_pa
 
 
 def test_an_unknown_scheme_is_refused_with_the_schemes_that_work() -> None:
-    with pytest.raises(StoreUnavailable, match="unknown scheme 'mysql'.*postgresql://"):
-        locate("mysql://root@localhost/x")
+    with pytest.raises(StoreUnavailable, match="unknown scheme 'mysql'.*postgresql://") as e:
+        locate("mysql://root:hunter2@localhost/x")
+    assert "hunter2" not in str(e.value) and "root:***@" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgresql://ann:hunter2@db:notaport/studies", "its port is not a number"),
+        ("postgresql://ann:hunter2@db:5432", "it names no database"),
+    ],
+)
+def test_a_postgresql_url_that_cannot_be_read_is_one_line_without_its_password(
+    url: str, reason: str
+) -> None:
+    with pytest.raises(StoreUnavailable) as e:
+        locate(url)
+    assert str(e.value).startswith("cannot read the database URL postgresql://ann:***@db")
+    assert str(e.value).endswith(reason) or reason in str(e.value)
+    assert "hunter2" not in str(e.value)
 
 
 @pytest.mark.parametrize(

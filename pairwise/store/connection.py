@@ -54,7 +54,8 @@ class Location:
         """The place as shown to people: a path, or the URL without its password."""
         if self.backend == SQLITE:
             return self.target
-        return _url(self.target).render_as_string(hide_password=True)
+        url = _url(self.target).set(drivername="postgresql")
+        return url.render_as_string(hide_password=True)
 
     @property
     def where(self) -> str:
@@ -68,22 +69,40 @@ class Location:
 
 def locate(location: str | Path | Location) -> Location:
     """Read a location: a path or ``sqlite:///path`` is SQLite; a ``postgresql://`` URL (also
-    ``postgres://`` or ``postgresql+psycopg://``) is PostgreSQL, reached with psycopg 3."""
+    ``postgres://`` or ``postgresql+psycopg://``) is PostgreSQL, reached with psycopg 3. A URL
+    that cannot be read is refused in one line, its password masked."""
     if isinstance(location, Location):
         return location
     text = str(location)
     if text.startswith(_POSTGRES_SCHEMES):
-        scheme, rest = text.split("://", 1)
-        return Location(POSTGRESQL, "postgresql+psycopg://" + rest)
+        place = Location(POSTGRESQL, "postgresql+psycopg://" + text.split("://", 1)[1])
+        try:
+            url = _url(place.target)
+            url.port  # noqa: B018 - a port that is not a number fails here, not at connect
+        except ValueError:
+            raise StoreUnavailable(
+                f"cannot read the database URL {_masked(text)}: its port is not a number"
+            ) from None
+        if not url.database:
+            raise StoreUnavailable(
+                f"cannot read the database URL {_masked(text)}: it names no database"
+                " (postgresql://user:password@host:port/database)"
+            )
+        return place
     if text.startswith("sqlite:///"):
         return Location(SQLITE, text.removeprefix("sqlite:///") or ":memory:")
     if re.match(r"[A-Za-z][\w+.-]*://", text) and not Path(text).exists():
         scheme = text.split("://", 1)[0]
         raise StoreUnavailable(
-            f"cannot open the database {text!r}: unknown scheme {scheme!r}"
+            f"cannot open the database {_masked(text)}: unknown scheme {scheme!r}"
             " (use a file path, sqlite:///path or postgresql://user:password@host:port/database)"
         )
     return Location(SQLITE, text)
+
+
+def _masked(text: str) -> str:
+    """A URL as it may be shown or logged: its password replaced by ``***``."""
+    return re.sub(r"^([\w+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", text)
 
 
 def _url(target: str) -> sqlalchemy.URL:
