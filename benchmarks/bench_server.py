@@ -8,7 +8,8 @@ demo study's guidelines), invites the annotators, and measures two things:
   invite link and presses a rating key as soon as the next item is on the page, for
   ``--seconds``. Latency runs from the key press to the next item on the page with the run
   finished (its nonce changed, nothing stale, Streamlit's script state "notRunning"). A key press
-  that sends nothing to the server within 5 s is counted as lost and pressed again.
+  that sends nothing to the server within 5 s (the page refused it, or it was lost) is counted
+  under "keys not taken" and pressed again; the latency is that of the press that was sent.
 - **socket**: ``--annotators`` simulated annotators (50 and 100 by default), each a websocket
   client speaking Streamlit's own protocol (``/_stcore/stream``, ``BackMsg`` / ``ForwardMsg``
   protobufs from ``streamlit.proto``) as the browser does: it opens its invite link (a run with
@@ -21,7 +22,7 @@ demo study's guidelines), invites the annotators, and measures two things:
   (``script_finished``). Every frame received is searched for a model name (there must be none).
 
 For each, the server process's CPU seconds (user + system, from ``/proc/<pid>/stat``) over the
-measured window divided by the judgments made in it. At the end every judgment is checked in the
+measured window divided by the judgments made in it, and its resident memory at the end. At the end every judgment is checked in the
 database: each annotator has exactly as many rows as presses that moved on, and each row is the
 item they saw (its two texts in the side order stored) with the score of the button pressed.
 
@@ -75,6 +76,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (``VmRSS`` in ``/proc/<pid>/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def prepare(folder: Path, people: int, judgments: int) -> tuple[Path, list[tuple[str, str]]]:
     """A fresh store part way through annotation, and ``people`` new annotators' names and
     invite tokens (an admin is invited first, as on a real deployment)."""
@@ -113,6 +122,7 @@ def window(server: Server, profile: Path | None) -> Iterator[dict[str, float]]:
         yield figures
     finally:
         figures["cpu"] = cpu_seconds(server.process.pid) - cpu
+        figures["rss"] = rss_mb(server.process.pid)
         figures["wall"] = time.monotonic() - wall
         if marker is not None:
             marker.unlink(missing_ok=True)
@@ -179,6 +189,7 @@ def browser_run(
         page.on("websocket", lambda ws: sockets.append(ws))
         page.goto(f"{server.url}/?token={token}")
         nonce = next_item(page, None)
+        page.locator(".st-key-annotate-scale button").first.wait_for()  # drawn and shown
         with window(server, profile) as spent:
             end = time.monotonic() + seconds
             while time.monotonic() < end:
@@ -382,13 +393,14 @@ def main() -> None:
             "annotators",
             "judgments",
             "judgments/s",
-            "CPU s / judgment",
+            "CPU ms / judgment",
             "latency p50 ms",
             "p95 ms",
             "p99 ms",
             "max ms",
             "late presses",
-            "lost keys",
+            "keys not taken",
+            "server MB",
         ],
         rows,
     )
@@ -454,13 +466,14 @@ def _row(client, n, judgments, spent, latencies, late, lost) -> list[object]:
         n,
         judgments,
         judgments / spent["wall"],
-        spent["cpu"] / judgments,
+        1000.0 * spent["cpu"] / judgments,
         float(p50),
         float(p95),
         float(p99),
         float(ms.max()),
         late,
         lost,
+        spent["rss"],
     ]
 
 
