@@ -19,6 +19,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -93,8 +94,20 @@ class Databases:
     def drop(self, location: str) -> None:
         if not is_postgres(location):
             return  # files go with the test's temporary folder
-        with self._connection() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{_database(location)}" WITH (FORCE)')
+        import psycopg
+
+        # FORCE ends the sessions still open on it; one that is only starting has no role yet,
+        # and ending it is refused for the moment: the drop is tried again
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with self._connection() as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{_database(location)}" WITH (FORCE)')
+                return
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def close(self) -> None:
         """Drop the session's templates and close the server connection."""
@@ -201,7 +214,7 @@ class Databases:
         with self._connection() as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                " WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()",
                 [_database(location)],
             )
 

@@ -313,14 +313,18 @@ def _worker(path, study_name, annotator_ids, seed, start, results) -> None:
 
 
 def _collect(workers, results) -> list:
-    """Each worker's report; fails at once, not at a timeout, when a worker dies."""
+    """Each worker's report; fails at once, not at a timeout, when a worker dies (and stops the
+    others, which would go on writing to a store that the test is about to remove)."""
     reports: list = []
     while len(reports) < len(workers):
         try:
             reports.append(results.get(timeout=0.2))
         except queue.Empty:
             died = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
-            assert not died, f"a worker failed with exit code {died[0]}"
+            if died:
+                for w in workers:
+                    w.kill()
+                raise AssertionError(f"a worker failed with exit code {died[0]}") from None
     return reports
 
 
