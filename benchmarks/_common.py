@@ -3,14 +3,17 @@
 A benchmark is only as honest as its data. :func:`build_store` writes a study in the shape a real
 one has part way through annotation (overlap 3, a round robin of models, many annotators, a prefix
 of complete comparisons, a frontier of half-judged ones, live and stale leases, passes), with bulk
-SQL in one transaction through the store's own connection, so that a million judgments take
-seconds to build rather than the hours the public API would need.
+SQL in one transaction, so that a million judgments take seconds to build rather than the hours
+the public API would need. The same rows go to a SQLite file (through the store's own connection)
+or to a PostgreSQL database (``COPY``): a location is a path or a ``postgresql://`` URL, and
+:class:`Server` makes and drops the benchmark's databases on a server.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -26,6 +29,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -34,6 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pairwise.store import Store, content_hash  # noqa: E402
+from pairwise.store.connection import dispose_engines  # noqa: E402
 
 STUDY = "bench"
 HEAVY = "heavy"
@@ -95,7 +101,7 @@ class Shape:
 class Built:
     """What a benchmark needs to know about a built store."""
 
-    path: Path
+    location: str
     study: str
     heavy_id: int
     comparisons: int
@@ -104,10 +110,24 @@ class Built:
     seconds: float
     annotator_ids: list[int] = field(repr=False, default_factory=list)
 
+    @property
+    def path(self) -> Path:
+        """The store's file (SQLite)."""
+        return Path(self.location)
 
-def build_store(path: Path, shape: Shape) -> Built:
-    """Write a synthetic study of ``shape`` into a new store file at ``path``."""
+    def remove(self) -> None:
+        """Delete the store: its file, or its database on the server."""
+        if is_postgres(self.location):
+            Server(self.location).drop(self.location)
+        else:
+            self.path.unlink()
+
+
+def build_store(location: str | Path, shape: Shape) -> Built:
+    """Write a synthetic study of ``shape`` into a new store at ``location`` (a file path, or a
+    ``postgresql://`` URL of a database that :class:`Server` creates, replacing one of that name)."""
     start = time.perf_counter()
+    location = str(location)
     rng = np.random.default_rng(shape.seed)
     k = shape.overlap
     models = [f"model-{i:02d}" for i in range(shape.models)]
@@ -122,26 +142,35 @@ def build_store(path: Path, shape: Shape) -> Built:
     n_comparisons = started + untouched
     n_prompts = math.ceil(n_comparisons / len(pairs))
 
-    store = Store(path)
-    conn = store.conn
+    if is_postgres(location):
+        server = Server(location)
+        server.drop(location)
+        server.create(location)
+    Store(location).close()  # the schema
     now = time.time()
     created = "2026-01-01T00:00:00.000+00:00"
-    with store.transaction():
-        _insert_prompts_and_responses(conn, n_prompts, models, shape.response_chars, rng, created)
-        conn.execute(
-            "INSERT INTO studies (id, name, question, guidelines, scale, overlap, models,"
-            " pair_plan, gold_rate, created_at) VALUES (1, ?, 'Which is more helpful?', '', 7,"
-            " ?, ?, ?, 0, ?)",
-            [STUDY, k, json.dumps(models), json.dumps({"kind": "all"}), created],
+    with _bulk_writer(location) as rows:
+        _insert_prompts_and_responses(rows, n_prompts, models, shape.response_chars, rng, created)
+        rows.insert(
+            "studies",
+            "id name question guidelines scale overlap models pair_plan gold_rate created_at",
+            [
+                (1, STUDY, "Which is more helpful?", "", 7, k, json.dumps(models))
+                + (json.dumps({"kind": "all"}), 0, created)
+            ],
+        )
+        # the pairs in the order the store's trigger would add them (that of the comparisons)
+        rows.insert(
+            "study_pairs",
+            "id study_id model_a model_b",
+            [(i + 1, 1, models[a], models[b]) for i, (a, b) in enumerate(pairs)],
         )
         annotators = [
             (i, f"annotator-{i:04d}", "annotator", created) for i in range(1, 1 + shape.annotators)
         ]
         heavy_id = shape.annotators + 1
         annotators.append((heavy_id, HEAVY, "annotator", created))
-        conn.executemany(
-            "INSERT INTO annotators (id, name, role, created_at) VALUES (?, ?, ?, ?)", annotators
-        )
+        rows.insert("annotators", "id name role created_at", annotators)
 
         # comparison i (0-based) is prompt i // len(pairs), pair i % len(pairs); its place in the
         # hand-out order is a random permutation, so the order has no relation to prompts
@@ -162,28 +191,29 @@ def build_store(path: Path, shape: Shape) -> Built:
         prompt_index = index // n_pairs
         response_a = prompt_index * shape.models + pair_a[index % n_pairs] + 1
         response_b = prompt_index * shape.models + pair_b[index % n_pairs] + 1
-        conn.executemany(
-            "INSERT INTO comparisons (id, study_id, prompt_id, response_a, response_b,"
-            " n_judgments, is_open, sort_key) VALUES (?, 1, ?, ?, ?, ?, ?, ?)",
+        rows.insert(
+            "comparisons",
+            "id study_id prompt_id response_a response_b n_judgments is_open sort_key pair_id",
             zip(
                 (index + 1).tolist(),
+                itertools.repeat(1),
                 [_prompt_id(p) for p in prompt_index.tolist()],
                 response_a.tolist(),
                 response_b.tolist(),
                 counts.tolist(),
                 (counts < k).astype(int).tolist(),
                 sort_key.tolist(),
-                strict=True,
+                (index % n_pairs + 1).tolist(),
+                strict=False,  # the study id repeats
             ),
         )
 
         judged_by = _judges(rng, counts, shape.annotators, heavy_idx, heavy_id)
-        n_judgments = _insert_judgments(conn, rng, judged_by, now)
-        _insert_passes(conn, rng, judged_by, shape, n_comparisons)
-        _insert_leases(conn, rng, shape, order[complete:], judged_by, now)
-    store.close()
+        n_judgments = _insert_judgments(rows, rng, judged_by, now)
+        _insert_passes(rows, rng, judged_by, shape, n_comparisons)
+        _insert_leases(rows, rng, shape, order[complete:], judged_by, now)
     return Built(
-        path=Path(path),
+        location=location,
         study=STUDY,
         annotator_ids=list(range(1, shape.annotators + 1)),
         heavy_id=heavy_id,
@@ -198,8 +228,88 @@ def _prompt_id(index: int) -> str:
     return f"p{index:07d}"
 
 
+class _SQLiteRows:
+    """Bulk rows into a SQLite store: ``executemany`` in one transaction of the store's own
+    connection, its triggers keeping the counts as they do for the app's writes."""
+
+    def __init__(self, store: Store) -> None:
+        self.conn = store.conn
+
+    def insert(self, table: str, columns: str, rows: Any) -> None:
+        names = columns.split()
+        self.conn.executemany(
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            rows,
+        )
+
+
+class _PostgresRows:
+    """Bulk rows into a PostgreSQL store: ``COPY`` in one transaction.
+
+    Row by row, the triggers that keep a study's totals and its pairs' counts would update the
+    same few rows hundreds of thousands of times in one transaction (each update a new row
+    version that the next one steps over), so they are off while the rows go in, and the counts
+    are then computed from the rows in one statement each: the counts the triggers keep (the
+    benchmark compares them with the SQLite build's).
+    """
+
+    COUNTED = ("comparisons", "judgments")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        for table in self.COUNTED:
+            conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+
+    def insert(self, table: str, columns: str, rows: Any) -> None:
+        names = ", ".join(columns.split())
+        with self.conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def finish(self) -> None:
+        for statement in _RECOUNT:
+            self.conn.execute(statement)
+        for table in self.COUNTED:
+            self.conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        for table in ("responses", "studies", "study_pairs", "comparisons", "annotators"):
+            self.conn.execute(  # rows came with their ids; new ones continue after them
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
+            )
+
+
+_RECOUNT = (
+    "INSERT INTO study_totals (study_id, regular, complete, judgments, open_judgments)"
+    " SELECT study_id, count(*), sum(1 - is_open), sum(n_judgments), sum(n_judgments * is_open)"
+    " FROM comparisons WHERE is_gold = 0 GROUP BY study_id",
+    "UPDATE study_pairs p SET judgments = counted.judgments, wins = counted.wins FROM ("
+    " SELECT c.pair_id, count(*) AS judgments, sum(CASE WHEN j.score > 0 THEN 1 ELSE 0 END)"
+    " AS wins FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"
+    " WHERE c.is_gold = 0 GROUP BY c.pair_id) counted WHERE p.id = counted.pair_id",
+)
+
+
+@contextlib.contextmanager
+def _bulk_writer(location: str) -> Iterator[_SQLiteRows | _PostgresRows]:
+    """A writer of bulk rows into the (migrated, empty) store at ``location``, committed as one
+    transaction when the block ends; a PostgreSQL database is then vacuumed and analysed, as the
+    server's autovacuum would soon do, so that the planner knows the tables' sizes."""
+    if not is_postgres(location):
+        with Store(location) as store, store.transaction():
+            yield _SQLiteRows(store)
+        return
+    import psycopg
+
+    with psycopg.connect(location) as conn:
+        with conn.transaction():
+            rows = _PostgresRows(conn)
+            yield rows
+            rows.finish()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+
+
 def _insert_prompts_and_responses(
-    conn: sqlite3.Connection,
+    rows: _SQLiteRows | _PostgresRows,
     n_prompts: int,
     models: list[str],
     chars: int,
@@ -215,15 +325,12 @@ def _insert_prompts_and_responses(
                 _prompt_id(p),
                 category,
                 json.dumps(messages),
+                1,
                 content_hash([category, messages, []]),
                 created,
             )
         )
-    conn.executemany(
-        "INSERT INTO prompts (id, category, messages, turns, content_hash, created_at)"
-        " VALUES (?, ?, ?, 1, ?, ?)",
-        prompt_rows,
-    )
+    rows.insert("prompts", "id category messages turns content_hash created_at", prompt_rows)
     words = np.array(_WORDS)
     per_response = max(1, chars // 6)
 
@@ -241,10 +348,8 @@ def _insert_prompts_and_responses(
                     created,
                 )
 
-    conn.executemany(
-        "INSERT INTO responses (id, prompt_id, model, content, chars, content_hash, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        responses(),
+    rows.insert(
+        "responses", "id prompt_id model content chars content_hash created_at", responses()
     )
 
 
@@ -272,7 +377,10 @@ def _judges(
 
 
 def _insert_judgments(
-    conn: sqlite3.Connection, rng: np.random.Generator, judged_by: np.ndarray, now: float
+    rows: _SQLiteRows | _PostgresRows,
+    rng: np.random.Generator,
+    judged_by: np.ndarray,
+    now: float,
 ) -> int:
     comparison_idx, slot = np.nonzero(judged_by)
     n = len(comparison_idx)
@@ -283,9 +391,9 @@ def _insert_judgments(
     stamps = [
         time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime(base + 2.0 * i)) for i in range(n)
     ]
-    conn.executemany(
-        "INSERT INTO judgments (comparison_id, annotator_id, score, shown_order, seconds,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    rows.insert(
+        "judgments",
+        "comparison_id annotator_id score shown_order seconds created_at",
         zip(
             (comparison_idx + 1).tolist(),
             judged_by[comparison_idx, slot].tolist(),
@@ -300,7 +408,7 @@ def _insert_judgments(
 
 
 def _insert_passes(
-    conn: sqlite3.Connection,
+    rows: _SQLiteRows | _PostgresRows,
     rng: np.random.Generator,
     judged_by: np.ndarray,
     shape: Shape,
@@ -317,20 +425,21 @@ def _insert_passes(
     keep[first] = True
     keep &= ~clash
     reasons = np.array(["skip", "skip", "skip", "unsafe", "broken"])
-    conn.executemany(
-        "INSERT INTO passes (comparison_id, annotator_id, reason, created_at)"
-        " VALUES (?, ?, ?, '2026-01-01T00:00:00.000+00:00')",
+    rows.insert(
+        "passes",
+        "comparison_id annotator_id reason created_at",
         zip(
             (comparison_idx[keep] + 1).tolist(),
             annotator[keep].tolist(),
             reasons[rng.integers(0, len(reasons), size=int(keep.sum()))].tolist(),
-            strict=True,
+            itertools.repeat("2026-01-01T00:00:00.000+00:00"),
+            strict=False,  # the time repeats
         ),
     )
 
 
 def _insert_leases(
-    conn: sqlite3.Connection,
+    rows: _SQLiteRows | _PostgresRows,
     rng: np.random.Generator,
     shape: Shape,
     open_order: np.ndarray,
@@ -345,16 +454,57 @@ def _insert_leases(
     stale_holders = rng.integers(1, shape.annotators + 1, size=total - live)
     annotators = np.concatenate([holders, stale_holders])
     leased_at = np.where(np.arange(total) < live, now - 30.0, now - 7200.0)
-    rows = {
+    held = {
         (int(c), int(a)): float(t)
         for c, a, t in zip(comparisons, annotators, leased_at, strict=True)
         if a not in judged_by[c - 1]
     }
-    conn.executemany(
-        "INSERT INTO leases (comparison_id, annotator_id, shown_order, leased_at, expires_at)"
-        " VALUES (?, ?, 'AB', ?, ?)",
-        [(c, a, t, t + 600.0) for (c, a), t in rows.items()],
+    rows.insert(
+        "leases",
+        "comparison_id annotator_id shown_order leased_at expires_at",
+        [(c, a, "AB", t, t + 600.0) for (c, a), t in held.items()],
     )
+
+
+# -- PostgreSQL databases ------------------------------------------------------------------------
+
+
+def is_postgres(location: str | Path) -> bool:
+    return str(location).startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
+
+
+class Server:
+    """The PostgreSQL server of a location: makes, copies and drops databases there, through its
+    maintenance database ``postgres`` (the role needs ``CREATEDB``)."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.admin = urlsplit(location)._replace(path="/postgres").geturl()
+
+    @staticmethod
+    def name(location: str) -> str:
+        return urlsplit(location).path.lstrip("/")
+
+    def at(self, name: str) -> str:
+        """The location of database ``name`` on this server."""
+        return urlsplit(self.location)._replace(path=f"/{name}").geturl()
+
+    def _run(self, *statements: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def create(self, location: str, template: str | None = None) -> None:
+        source = f' TEMPLATE "{self.name(template)}"' if template else ""
+        if template:  # a template must have no sessions: this process's pools hold some
+            dispose_engines()
+        self._run(f'CREATE DATABASE "{self.name(location)}"{source}')
+
+    def drop(self, location: str) -> None:
+        dispose_engines()
+        self._run(f'DROP DATABASE IF EXISTS "{self.name(location)}" WITH (FORCE)')
 
 
 # -- timing and tables ---------------------------------------------------------------------------
@@ -399,14 +549,30 @@ def temp_dir() -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def fresh_copy(template: Path, path: Path) -> Iterator[Path]:
-    """A copy of ``template`` at ``path`` for one run to write to, removed with its WAL files."""
+def fresh_copy(template: str | Path, path: Path) -> Iterator[str]:
+    """A copy of the store at ``template`` for one run to write to, removed afterwards: a file
+    at ``path`` (with its WAL files), or on PostgreSQL a database copied from the template's
+    (``CREATE DATABASE ... TEMPLATE``) and named after both."""
+    if is_postgres(template):
+        server = Server(str(template))
+        copy = server.at(f"{server.name(str(template))}_{_plain(Path(path).stem)}")
+        server.drop(copy)
+        server.create(copy, template=str(template))
+        try:
+            yield copy
+        finally:
+            server.drop(copy)
+        return
     shutil.copyfile(template, path)
     try:
-        yield path
+        yield str(path)
     finally:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _plain(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name.lower())
 
 
 def options(doc: str) -> argparse.ArgumentParser:

@@ -8,14 +8,23 @@ p99 in milliseconds) and the judgments stored per second, in four scenarios:
   annotators (10,000 by default). Only their first call steps over those, and records where
   their scan starts from then on; the table shows that first call on its own;
 - ``8 writers``: eight processes, each with its own ``Store``, judging at once;
-- ``8 writers + heavy``: the same, with the heavy annotator as one of the eight.
+- ``8 writers + heavy``: the same, with the heavy annotator as one of the eight;
+- ``32 writers``, ``32 writers + heavy``: the same with 32 processes (``--writers`` sets the
+  counts).
 
 Each figure is the median over ``--runs`` runs, each on a fresh copy of the database. With
-``--adaptive`` the study hands out the least settled pair's comparisons first.
+``--adaptive`` the study hands out the least settled pair's comparisons first. It also times
+loading the judgments frame (``Store.judgments_frame``) of each built store.
+
+With ``--db postgresql://user:password@host:port/NAME`` every store is built twice, as a SQLite
+file and as the PostgreSQL database ``NAME_<judgments>`` (each run on a copy of it,
+``NAME_<judgments>_run_<n>``; all dropped at the end), from the same rows, and the tables show
+both backends side by side.
 
     python benchmarks/bench_store.py            # 1,000 / 100,000 / 1,000,000 judgments
     python benchmarks/bench_store.py --quick    # a small smoke run
     python benchmarks/bench_store.py --adaptive # the same, with adaptive assignment
+    python benchmarks/bench_store.py --db postgresql://user:password@localhost/bench
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import random
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +40,7 @@ from pathlib import Path
 
 from _common import (
     Built,
+    Server,
     Shape,
     build_store,
     fresh_copy,
@@ -39,11 +50,13 @@ from _common import (
     percentiles_ms,
     print_table,
     temp_dir,
+    time_calls,
 )
 
 from pairwise.store import Store
 
 GOAL_MS = 20.0
+GOAL_FRAME_RATIO = 2.0  # PostgreSQL's judgments-frame load against SQLite's
 
 
 @dataclass(frozen=True)
@@ -133,24 +146,25 @@ def summarise(timings: list[Timings], wall: float) -> dict[str, float]:
     }
 
 
-def scenario_jobs(built: Built, path: Path, scenario: str, ops: int, writers: int, seed: int):
+def scenario_jobs(built: Built, location: str, scenario: str, ops: int, seed: int):
     pool = built.annotator_ids
     if scenario in ("alone", "heavy"):
         annotators = [built.heavy_id] if scenario == "heavy" else pool
-        return [Job(str(path), built.study, annotators, ops, seed)]
+        return [Job(location, built.study, annotators, ops, seed)]
+    writers = int(scenario.split()[0])  # "8 writers", "32 writers + heavy"
     jobs = [
-        Job(str(path), built.study, pool[w::writers], ops, seed * 100 + w) for w in range(writers)
+        Job(location, built.study, pool[w::writers], ops, seed * 100 + w) for w in range(writers)
     ]
     if scenario.endswith("heavy"):
-        jobs[0] = Job(str(path), built.study, [built.heavy_id], ops, seed * 100)
+        jobs[0] = Job(location, built.study, [built.heavy_id], ops, seed * 100)
     return jobs
 
 
 def run_scenario(built: Built, folder: Path, scenario: str, args) -> dict[str, float]:
     runs = []
     for run in range(args.runs):
-        with fresh_copy(built.path, folder / f"run-{run}.db") as path:
-            jobs = scenario_jobs(built, path, scenario, args.ops, args.writers, seed=run)
+        with fresh_copy(built.location, folder / f"run-{run}.db") as location:
+            jobs = scenario_jobs(built, location, scenario, args.ops, seed=run)
             if len(jobs) == 1:
                 began = time.perf_counter()
                 timings = [annotate(jobs[0])]
@@ -164,59 +178,118 @@ def run_scenario(built: Built, folder: Path, scenario: str, args) -> dict[str, f
     return median_of(runs)
 
 
+def frame_seconds(location: str, runs: int) -> float:
+    """Median seconds to load the judgments frame (without gold items, as the report does)."""
+    with Store(location) as store:
+        return statistics.median(
+            time_calls(lambda: store.judgments_frame(include_gold=False), runs)
+        )
+
+
+def same_data(sqlite: str, postgres: str) -> None:
+    """Stop unless both builds hold the same rows: counts per table, and the counts the
+    triggers keep (per pair and per study) with the sums they come from."""
+    checks = [
+        f"SELECT '{table}', count(*) FROM {table}"
+        for table in ("prompts", "responses", "comparisons", "judgments", "passes", "leases")
+    ] + [
+        "SELECT 'pairs ' || model_a || ' ' || model_b, judgments * 1000000 + wins FROM study_pairs",
+        "SELECT 'totals', regular || ' ' || complete || ' ' || judgments || ' ' || open_judgments"
+        " FROM study_totals",
+        "SELECT 'scores', sum(score * comparison_id) FROM judgments",
+        "SELECT 'order', sum(sort_key * id) FROM comparisons",
+    ]
+    seen = []
+    for location in (sqlite, postgres):
+        with Store(location) as store:
+            seen.append(sorted(tuple(row) for sql in checks for row in store.conn.execute(sql)))
+    if seen[0] != seen[1]:
+        differ = sorted(set(seen[0]) ^ set(seen[1]))[:5]
+        raise SystemExit(f"the SQLite and PostgreSQL builds differ: {differ}")
+
+
 def main() -> None:
     parser = options(__doc__)
-    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument(
+        "--writers",
+        default="8,32",
+        help="writer processes of the concurrent scenarios, comma separated",
+    )
     parser.add_argument("--ops", type=int, default=None, help="judgments per writer and run")
     parser.add_argument(
         "--heavy-open", type=int, default=10_000, help="open comparisons the heavy annotator judged"
     )
     parser.add_argument("--adaptive", action="store_true", help="make the study adaptive")
+    parser.add_argument(
+        "--db",
+        help="also run on PostgreSQL: postgresql://user:password@host:port/NAME, where NAME"
+        " prefixes the databases the run makes and drops",
+    )
     args = parse(parser, sizes="1000,100000,1000000", quick_sizes="1000")
     args.ops = args.ops or (20 if args.quick else 300)
+    writers = [int(w) for w in args.writers.split(",")]
     if args.quick:
-        args.writers = min(args.writers, 2)
-    scenarios = ["alone", "heavy", f"{args.writers} writers", f"{args.writers} writers + heavy"]
+        writers = [min(w, 2) for w in writers[:1]]
+    scenarios = ["alone", "heavy"]
+    for count in writers:
+        scenarios += [f"{count} writers", f"{count} writers + heavy"]
+    backends = ["SQLite", "PostgreSQL"] if args.db else ["SQLite"]
 
-    rows = []
+    rows, frames = [], []
     with temp_dir() as folder:
         for size in args.sizes:
             heavy_open = min(args.heavy_open, size // 10)
-            built = build_store(
-                folder / f"template-{size}.db", Shape(judgments=size, heavy_open=heavy_open)
-            )
-            if args.adaptive:
-                with Store(built.path) as store:
-                    store.update_study(built.study, adaptive=True)
-            print(
-                f"built {built.judgments:,} judgments, {built.comparisons:,} comparisons,"
-                f" {built.prompts:,} prompts in {built.seconds:.1f} s;"
-                f" heavy annotator waits on {heavy_open:,} open comparisons",
-                flush=True,
-            )
-            for scenario in scenarios:
-                figures = run_scenario(built, folder, scenario, args)
-                rows.append(
-                    [
-                        built.judgments,
-                        scenario,
-                        figures["next p50"],
-                        figures["next p95"],
-                        figures["next p99"],
-                        figures["record p50"],
-                        figures["record p95"],
-                        figures["record p99"],
-                        figures["judgments/s"],
-                        figures.get("first next ms", ""),
-                    ]
-                )
-                print(f"  {scenario}: {figures}", flush=True)
-            built.path.unlink()
+            shape = Shape(judgments=size, heavy_open=heavy_open)
+            places = {"SQLite": str(folder / f"template-{size}.db")}
+            if args.db:
+                server = Server(args.db)
+                places["PostgreSQL"] = server.at(f"{server.name(args.db)}_{size}")
+            built = {backend: build_store(places[backend], shape) for backend in backends}
+            try:
+                if args.db:
+                    same_data(places["SQLite"], places["PostgreSQL"])
+                for backend, store in built.items():
+                    if args.adaptive:
+                        with Store(store.location) as s:
+                            s.update_study(store.study, adaptive=True)
+                    print(
+                        f"{backend}: built {store.judgments:,} judgments, {store.comparisons:,}"
+                        f" comparisons, {store.prompts:,} prompts in {store.seconds:.1f} s;"
+                        f" heavy annotator waits on {heavy_open:,} open comparisons",
+                        flush=True,
+                    )
+                    frames.append(
+                        [backend, store.judgments, frame_seconds(store.location, args.runs)]
+                    )
+                    print(f"  judgments frame: {frames[-1][-1]:.2f} s", flush=True)
+                for scenario in scenarios:
+                    for backend, store in built.items():
+                        figures = run_scenario(store, folder, scenario, args)
+                        rows.append(
+                            [
+                                backend,
+                                store.judgments,
+                                scenario,
+                                figures["next p50"],
+                                figures["next p95"],
+                                figures["next p99"],
+                                figures["record p50"],
+                                figures["record p95"],
+                                figures["record p99"],
+                                figures["judgments/s"],
+                                figures.get("first next ms", ""),
+                            ]
+                        )
+                        print(f"  {backend} {scenario}: {figures}", flush=True)
+            finally:
+                for store in built.values():
+                    store.remove()
     print_table(
         f"Store{', adaptive study' if args.adaptive else ''}: next_comparison and"
         f" record_judgment, ms (median of {args.runs} runs,"
         f" {args.ops} judgments per writer)",
         [
+            "backend",
             "judgments",
             "scenario",
             "next p50",
@@ -230,12 +303,35 @@ def main() -> None:
         ],
         rows,
     )
-    largest = max(r[0] for r in rows)
-    worst = max(max(r[3], r[6]) for r in rows if r[0] == largest and "writers" in r[1])
-    verdict = "met" if worst < GOAL_MS else "MISSED"
-    print(
-        f"\ngoal: p95 under {GOAL_MS:.0f} ms at {largest:,} judgments with writers: {verdict} ({worst:.1f} ms)"
+    base = {size: seconds for backend, size, seconds in frames if backend == "SQLite"}
+    print_table(
+        f"Judgments frame load (Store.judgments_frame), seconds (median of {args.runs} runs)",
+        ["backend", "judgments", "seconds", "x SQLite"],
+        [[b, size, seconds, seconds / base[size]] for b, size, seconds in frames],
     )
+    largest = max(r[1] for r in rows)
+    print()
+    for backend in backends:
+        for count in writers:
+            worst = max(
+                max(r[4], r[7])
+                for r in rows
+                if r[0] == backend and r[1] == largest and r[2].startswith(f"{count} writers")
+            )
+            verdict = "met" if worst < GOAL_MS else "MISSED"
+            print(
+                f"goal, {backend}: p95 under {GOAL_MS:.0f} ms at {largest:,} judgments with"
+                f" {count} writers: {verdict} ({worst:.1f} ms)"
+            )
+    if args.db:
+        ratio = max(
+            s / base[size] for b, size, s in frames if b == "PostgreSQL" and size == largest
+        )
+        verdict = "met" if ratio <= GOAL_FRAME_RATIO else "MISSED"
+        print(
+            f"goal: PostgreSQL's judgments-frame load at {largest:,} judgments at most"
+            f" {GOAL_FRAME_RATIO:.0f}x SQLite's: {verdict} ({ratio:.2f}x)"
+        )
 
 
 if __name__ == "__main__":
