@@ -13,7 +13,7 @@ from typing import Any
 
 from ..scales import SHOWN_ORDERS, Scale
 from .connection import Connection, retried
-from .dialect import flag, lock_row, lock_study_totals, skip_locked
+from .dialect import flag, lock_row, reads_before_lock, skip_locked
 from .records import (
     DEFAULT_LEASE_SECONDS,
     PASS_REASONS,
@@ -157,20 +157,43 @@ class AssignmentMixin(TextsMixin):
             return None
         if study.adaptive:
             return self._first_open_adaptive(conn, study, {**params, "start": start}, rng)
-        row = conn.execute(
-            regular
-            + self._ROOM
-            + " ORDER BY c.sort_key, c.id LIMIT 1"
-            + skip_locked(self.backend, "c"),
-            {**params, "start": start},
-        ).fetchone()
-        return None if row is None else row[0]
+        return self._take_with_room(conn, regular, {**params, "start": start})
 
     # room: judgments plus other annotators' live leases below the overlap
     _ROOM = (
         " AND c.n_judgments + (SELECT count(*) FROM leases l WHERE l.comparison_id = c.id"
         " AND l.expires_at > :now AND l.annotator_id != :a) < :k"
     )
+
+    def _take_with_room(self, conn: Connection, scan: str, params: dict[str, Any]) -> int | None:
+        """The first comparison of ``scan`` (a query on ``comparisons c``) with room, locked
+        until the transaction ends where rows are locked (PostgreSQL; another scan skips it).
+
+        On PostgreSQL the scan reads from a snapshot taken when it started, so a lease that
+        another transaction wrote and committed while the scan ran (and then let the row go) is
+        not in its count; once the row is locked, the room is counted again by a new statement,
+        which sees every lease on it (leases are written under that lock), and a comparison
+        found full is passed over.
+        """
+        passed: list[int] = []
+        while True:
+            besides = f" AND c.id NOT IN ({', '.join(map(str, passed))})" if passed else ""
+            row = conn.execute(
+                scan
+                + self._ROOM
+                + besides
+                + " ORDER BY c.sort_key, c.id LIMIT 1"
+                + skip_locked(self.backend, "c"),
+                params,
+            ).fetchone()
+            if row is None or not reads_before_lock(self.backend):
+                return None if row is None else row[0]
+            room = conn.execute(
+                "SELECT 1 FROM comparisons c WHERE c.id = :c" + self._ROOM, {**params, "c": row[0]}
+            ).fetchone()
+            if room is not None:
+                return row[0]
+            passed.append(int(row[0]))
 
     def _first_open_adaptive(
         self,
@@ -195,18 +218,14 @@ class AssignmentMixin(TextsMixin):
             " (id * :salt) % 2147483647",  # equal pairs in an order drawn from rng
             {"s": study.id, "salt": rng.randrange(1, 2147483647)},
         )
-        query = (
+        scan = (
             "SELECT c.id FROM comparisons c WHERE c.pair_id = :p AND c.is_gold = 0"
-            " AND c.is_open = 1 AND c.sort_key >= :start"
-            + self._UNSEEN
-            + self._ROOM
-            + " ORDER BY c.sort_key, c.id LIMIT 1"
-            + skip_locked(self.backend, "c")
+            " AND c.is_open = 1 AND c.sort_key >= :start" + self._UNSEEN
         )
         for (pair_id,) in ranked:
-            row = conn.execute(query, {**params, "p": pair_id}).fetchone()
-            if row is not None:
-                return row[0]
+            found = self._take_with_room(conn, scan, {**params, "p": pair_id})
+            if found is not None:
+                return found
         return None
 
     def _assignment(self, conn: Connection, comparison_id: int, shown_order: str) -> Assignment:
@@ -276,8 +295,6 @@ class AssignmentMixin(TextsMixin):
         check_note(rationale, "rationale")
         self._check_person(annotator_id)
         with self.transaction(side_by_side=True) as conn:
-            if locking := lock_study_totals(self.backend):
-                conn.execute(locking, [comparison_id])
             row = conn.execute(
                 "SELECT s.scale, s.overlap, c.n_judgments, c.is_gold FROM comparisons c"
                 " JOIN studies s ON s.id = c.study_id WHERE c.id = ?" + lock_row(self.backend, "c"),

@@ -74,16 +74,16 @@ class StoreBase:
         """One write transaction, which waits for other writers' transactions to end (on SQLite
         ``BEGIN IMMEDIATE`` takes the write lock up front; on PostgreSQL a lock does the same).
 
-        ``side_by_side`` transactions (PostgreSQL only) skip that wait: the annotate page's
-        writes, which lock the rows they count. Nested use joins the outer transaction, so a
-        caller can make several store calls atomic.
+        ``side_by_side`` transactions (PostgreSQL only) wait only for the others: the annotate
+        page's writes, which lock the rows they count, run side by side with each other. Nested
+        use joins the outer transaction, so a caller can make several store calls atomic.
         """
         if self.conn.in_transaction:
             yield self.conn
             return
         self.conn.begin()
         try:
-            for statement in [] if side_by_side else take_turns(self.backend):
+            for statement in take_turns(self.backend, side_by_side=side_by_side):
                 self.conn.execute(statement)
             yield self.conn
         except BaseException:

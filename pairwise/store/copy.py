@@ -121,6 +121,8 @@ def copy_store(
             before = {t.name: _count(writer, t) for t in plan.tables}
             if not merge:
                 _check_empty(dst.name, before)
+            if dst.place.backend == POSTGRESQL:  # counts follow each row, not the commit
+                writer.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
             paused = not merge and _pause_triggers(writer, plan)
             copied = [
                 _copy_table(reader, writer, plan, table, batch, merge) for table in plan.tables

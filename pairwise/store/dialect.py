@@ -51,13 +51,22 @@ def flag(condition: str) -> str:
 @dataclass(frozen=True)
 class Trigger:
     """A row trigger: after ``event`` (``INSERT``, ``DELETE``, ``UPDATE OF a, b``) on ``table``,
-    when ``when`` holds, run ``body`` (statements ending in ``;`` that see ``new`` and ``old``)."""
+    when ``when`` holds, run ``body`` (statements ending in ``;`` that see ``new`` and ``old``).
+
+    A ``deferred`` trigger runs at commit on PostgreSQL (a deferred constraint trigger). It is
+    for a body that adds to a total shared by every writer: run at once, it would lock that row
+    from the statement to the end of the transaction, and every concurrent writer would queue
+    behind the others' remaining round trips; at commit the lock lasts for the commit alone.
+    Its body must depend on ``new`` and ``old`` only (a sum of deltas, in any order). SQLite
+    runs one writer at a time and has no deferred triggers: it runs them at once.
+    """
 
     name: str
     event: str
     table: str
     body: str
     when: str = ""
+    deferred: bool = False
 
     def statements(self, backend: str) -> list[str]:
         if backend == SQLITE:
@@ -67,11 +76,21 @@ class Trigger:
                 f"{when} BEGIN {self.body} END"
             ]
         when = f" WHEN ({self.when})" if self.when else ""
-        return [
+        function = (
             f"CREATE OR REPLACE FUNCTION {self.name}() RETURNS trigger LANGUAGE plpgsql"
-            f" AS $body$ BEGIN {self.body} RETURN NULL; END $body$",
-            f"CREATE OR REPLACE TRIGGER {self.name} AFTER {self.event} ON {self.table}"
-            f" FOR EACH ROW{when} EXECUTE FUNCTION {self.name}()",
+            f" AS $body$ BEGIN {self.body} RETURN NULL; END $body$"
+        )
+        if not self.deferred:
+            return [
+                function,
+                f"CREATE OR REPLACE TRIGGER {self.name} AFTER {self.event} ON {self.table}"
+                f" FOR EACH ROW{when} EXECUTE FUNCTION {self.name}()",
+            ]
+        return [  # a constraint trigger cannot be replaced in place
+            function,
+            f"DROP TRIGGER IF EXISTS {self.name} ON {self.table}",
+            f"CREATE CONSTRAINT TRIGGER {self.name} AFTER {self.event} ON {self.table}"
+            f" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW{when} EXECUTE FUNCTION {self.name}()",
         ]
 
 
@@ -86,16 +105,13 @@ def skip_locked(backend: str, alias: str) -> str:
     return f" FOR UPDATE OF {alias} SKIP LOCKED" if backend == POSTGRESQL else ""
 
 
-def lock_study_totals(backend: str) -> str | None:
-    """On PostgreSQL, the statement that locks the totals row of a comparison's study (the one
-    parameter) before a judgment is written: every writer that changes a study's counts takes
-    that row first, then the pair's, so that no two of them wait for each other in a cycle."""
-    if backend != POSTGRESQL:
-        return None
-    return (
-        "SELECT 1 FROM study_totals WHERE study_id ="
-        " (SELECT study_id FROM comparisons WHERE id = ?) FOR UPDATE"
-    )
+def reads_before_lock(backend: str) -> bool:
+    """Whether a scan that locks the row it picks may have judged that row from older data.
+
+    PostgreSQL's scan reads from a snapshot taken as the statement starts and locks the row it
+    picks afterwards; a transaction that wrote about that row and let it go in between is not
+    in what the scan read. SQLite's writers take turns: a scan reads the latest data."""
+    return backend == POSTGRESQL
 
 
 def lock_row(backend: str, alias: str) -> str:
@@ -113,17 +129,20 @@ def join_in_order(backend: str) -> str:
 _TURNS_KEY = 720_615_002  # the advisory lock of writers that take turns on PostgreSQL
 
 
-def take_turns(backend: str) -> list[str]:
+def take_turns(backend: str, *, side_by_side: bool = False) -> list[str]:
     """The statements that make a write transaction wait for the one before it to finish.
 
     SQLite's ``BEGIN IMMEDIATE`` does this for every write. On PostgreSQL a transaction that reads
     and then writes what it read (seed the demo into an empty store, the first invitation, an
-    import that checks what is stored) takes an advisory lock, so that it behaves as on SQLite,
-    and then the studies' totals rows, so that it takes them before any pair's counts, as a
-    judgment does (see :func:`lock_study_totals`): writers that change counts never wait for each
-    other in a cycle. The annotate page's writes, built to run side by side with row locks, take
-    neither.
+    import that checks what is stored) takes an advisory lock, so that it behaves as on SQLite.
+    The annotate page's writes (``side_by_side``), built to run side by side with row locks, take
+    the same lock shared: they run together, and wait only while a transaction of the other kind
+    runs, which waits in turn for them to end (as on SQLite), so that it sees no write land in
+    the middle of it. A study's totals, which every writer changes, are changed at commit (see
+    :attr:`Trigger.deferred`): the last lock a transaction takes, so that writers never wait for
+    each other in a cycle through it.
     """
     if backend != POSTGRESQL:
         return []
-    return [f"SELECT pg_advisory_xact_lock({_TURNS_KEY})", "SELECT 1 FROM study_totals FOR UPDATE"]
+    shared = "_shared" if side_by_side else ""
+    return [f"SELECT pg_advisory_xact_lock{shared}({_TURNS_KEY})"]

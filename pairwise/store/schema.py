@@ -223,14 +223,18 @@ _TRIGGERS = (
     ),
     Trigger("scan_starts_unjudged", "DELETE", "judgments", _FORGET_SCAN_START),
     Trigger("scan_starts_unpassed", "DELETE", "passes", _FORGET_SCAN_START),
-    Trigger("study_totals_added", "INSERT", "comparisons", _add_totals("new")),
+    # a study's totals are one row that every writer adds to: at commit (see Trigger.deferred)
+    Trigger("study_totals_added", "INSERT", "comparisons", _add_totals("new"), deferred=True),
     Trigger(
         "study_totals_changed",
         "UPDATE OF study_id, is_gold, is_open, n_judgments",
         "comparisons",
         _subtract_totals("old") + " " + _add_totals("new"),
+        deferred=True,
     ),
-    Trigger("study_totals_removed", "DELETE", "comparisons", _subtract_totals("old")),
+    Trigger(
+        "study_totals_removed", "DELETE", "comparisons", _subtract_totals("old"), deferred=True
+    ),
 )
 
 
