@@ -180,6 +180,8 @@ def run_scenario(built: Built, folder: Path, scenario: str, args) -> dict[str, f
 
 def frame_seconds(location: str, runs: int) -> float:
     """Median seconds to load the judgments frame (without gold items, as the report does)."""
+    import pandas  # noqa: F401  (imported on first use otherwise: not part of the load)
+
     with Store(location) as store:
         return statistics.median(
             time_calls(lambda: store.judgments_frame(include_gold=False), runs)
