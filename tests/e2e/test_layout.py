@@ -236,10 +236,12 @@ def test_the_scale_is_legible_at_every_width(app: LayoutApp, tab, who: str, widt
     assert [b["label"] for b in buttons if b["split"]] == []
     assert [b["label"] for b in buttons if not b["fits"]] == []
     assert min(b["font"] for b in buttons) >= 12
-    # nothing sticks out sideways
-    assert page.evaluate(
+    # nothing sticks out sideways, once the page has settled (an element that is still being
+    # laid out may stick out for a moment)
+    page.wait_for_function(
         "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-        " return m.scrollWidth <= m.clientWidth; }"
+        " return m.scrollWidth <= m.clientWidth; }",
+        timeout=15_000,
     )
     columns = {
         label: page.get_by_test_id("stColumn")
