@@ -84,7 +84,7 @@ class StoreBase:
         self.conn.begin()
         try:
             for statement in take_turns(self.backend, side_by_side=side_by_side):
-                self.conn.execute(statement)
+                self.conn.execute_later(statement)
             yield self.conn
         except BaseException:
             self.conn.rollback()

@@ -6,10 +6,13 @@ backends. What differs lives here and in :mod:`pairwise.store.dialect`: how a lo
 how a write transaction starts, and which errors mean that the server went away.
 
 A SQLite store holds one ``sqlite3`` connection (WAL, ``BEGIN IMMEDIATE``). A PostgreSQL store
-borrows a connection from a pool shared by the process (SQLAlchemy's pool, pinged on checkout so
-that a restarted server costs a reconnect, not an error) for each statement, and holds one for the
-length of a transaction: a Streamlit process serving hundreds of browser sessions keeps a few
-server connections, not one per session.
+borrows a connection from a pool shared by the process (SQLAlchemy's pool) for each statement, and
+holds one for the length of a transaction: a Streamlit process serving hundreds of browser sessions
+keeps a few server connections, not one per session. A connection that sat unused in the pool is
+pinged before it is lent, so that a restarted server costs a reconnect, not an error; one in
+steady use is not, and a transaction's statements whose results nobody reads (``BEGIN``, its lock,
+writes) wait to go to the server with the next statement that has one, in one round trip: on a
+busy server the time of a write is mostly round trips.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -130,6 +134,7 @@ class SQLiteConnection:
             raw.execute("PRAGMA synchronous = NORMAL")
         self.raw = raw
         self.execute = raw.execute
+        self.execute_later = raw.execute  # SQLite has no round trips to save
         self.executemany = raw.executemany
 
     @property
@@ -227,6 +232,9 @@ class Rows:
             yield row
 
 
+IDLE_PING_SECONDS = 2.0
+"""A pooled connection unused for longer is pinged before it is lent (one in steady use is not)."""
+
 _engines: dict[str, sqlalchemy.Engine] = {}
 _users: dict[str, int] = {}  # open stores per engine: the last to close empties the pool
 _engines_lock = threading.Lock()
@@ -244,13 +252,15 @@ def engine(location: Location) -> sqlalchemy.Engine:
             found = create_engine(
                 location.target,
                 isolation_level="AUTOCOMMIT",  # transactions are begun explicitly
-                pool_pre_ping=True,  # a connection the server dropped is replaced, not used
                 pool_size=10,
                 max_overflow=40,
                 pool_timeout=30,
                 connect_args={"connect_timeout": 10, "application_name": "pairwise"},
             )
             event.listen(found, "connect", _speak_like_sqlite)
+            event.listen(found, "connect", _note_use)
+            event.listen(found, "checkin", _note_use)
+            event.listen(found, "checkout", _ping_if_idle)
             _engines[location.target] = found
         return found
 
@@ -275,6 +285,28 @@ def _speak_like_sqlite(connection: Any, _record: Any) -> None:
 
     connection.adapters.register_dumper(bool, FlagDumper)
     connection.adapters.register_loader("numeric", NumberLoader)
+
+
+def _note_use(_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info["used"] = time.monotonic()
+
+
+def _ping_if_idle(connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection that sat in the pool for a while: one the server dropped (a restart, an
+    idle timeout) is replaced by a new one before anyone uses it (the pool tries again on
+    ``DisconnectionError``). A connection in steady use is not pinged: that would be one more
+    round trip per transaction; if the server goes away under it, the write fails, the pool is
+    emptied and the write is tried again (:func:`retried`)."""
+    import psycopg
+    import sqlalchemy.exc
+
+    if time.monotonic() - record.info.get("used", 0.0) <= IDLE_PING_SECONDS:
+        return
+    try:
+        connection.execute("SELECT 1")
+    except psycopg.Error as e:
+        raise sqlalchemy.exc.DisconnectionError(str(e)) from e
 
 
 def _forget_pools_in_child() -> None:
@@ -330,6 +362,8 @@ class PostgresConnection:
         self.location = location
         self._engine: Any = engine(location)
         self._held: Any = None  # the pool's connection while a transaction is open
+        self._queued: list[tuple[str, Any]] = []  # statements of the transaction not yet sent
+        self._sent = False  # whether the transaction's BEGIN reached the server
         try:
             self.raw_connection().close()  # fail now, in one line, if the server is not there
         except BaseException:
@@ -353,11 +387,11 @@ class PostgresConnection:
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = ()) -> Rows:
         if self._held is not None:
-            return self._run(self._held, sql, params, in_transaction=True)
+            return self._send([(sql, params)])
         for attempt in (1, 2):
             fairy = self.raw_connection()
             try:
-                return self._run(fairy, sql, params, in_transaction=False)
+                return self._run(fairy, [(sql, params)])
             except StoreUnavailable:
                 if attempt == 2:
                     raise
@@ -365,11 +399,32 @@ class PostgresConnection:
                 fairy.close()
         raise AssertionError("unreachable")
 
+    def execute_later(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = ()) -> None:
+        """Run a statement whose result nobody reads. In a transaction it is sent with the next
+        statement that has a result, or with ``COMMIT``: several statements, one round trip.
+        Its errors show there; the transaction is rolled back whole either way."""
+        if self._held is None:
+            self.execute(sql, params)
+        else:
+            self._queued.append((sql, params))
+
+    def _send(self, statements: list[tuple[str, Any]]) -> Rows:
+        """The transaction's waiting statements, then ``statements``: the last one's rows."""
+        waiting, self._queued = self._queued, []
+        self._sent = True
+        return self._run(self._held, waiting + statements)
+
+    def _flush(self) -> None:
+        """Send the transaction's waiting statements now (before a statement sent otherwise)."""
+        if self._queued:
+            self._send([])
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]] | Any) -> Rows:
         rows = list(rows)
         if self._held is None:
             with self.transaction_of_one():
                 return self.executemany(sql, rows)
+        self._flush()
         cursor = self._held.cursor()
         try:
             if rows:
@@ -380,22 +435,29 @@ class PostgresConnection:
         finally:
             cursor.close()
 
-    def _run(self, fairy: Any, sql: str, params: Any, *, in_transaction: bool) -> Rows:
-        cursor = fairy.cursor()
+    def _run(self, fairy: Any, statements: list[tuple[str, Any]]) -> Rows:
+        """Run statements on one connection, several in one pipeline (one round trip); the last
+        one's rows."""
+        raw = fairy.driver_connection
         try:
-            if params:
-                cursor.execute(pyformat(sql), params)
-            else:
-                cursor.execute(sql)
-            rows = cursor.fetchall() if cursor.description is not None else []
-            return Rows(cursor.description, cursor.rowcount, rows)
+            if len(statements) == 1:
+                with raw.cursor() as cursor:
+                    _execute(cursor, *statements[0])
+                    return _rows(cursor)
+            cursors = []
+            try:
+                with raw.pipeline():
+                    for statement in statements:
+                        cursors.append(_execute(raw.cursor(), *statement))
+                return _rows(cursors[-1])
+            finally:
+                for cursor in cursors:
+                    cursor.close()
         except Exception as e:
             failure = self._failed(e, fairy)
             if failure is e:
                 raise
             raise failure from None
-        finally:
-            cursor.close()
 
     def _failed(self, error: Exception, fairy: Any = None) -> Exception:
         """A lost connection becomes :class:`StoreUnavailable` (and leaves the pool), a deadlock
@@ -407,6 +469,10 @@ class PostgresConnection:
             target.invalidate()
             if target is self._held:
                 self._held = None
+                self._queued = []
+            # the server went away: the pool's other connections went with it (their checkout
+            # pings only those that sat unused), so they are closed now, not found one by one
+            self._engine.dispose()
             return StoreUnavailable(explain(self.location, error))
         if isinstance(error, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
             return WriteConflict(f"{self.location.where}: {str(error).splitlines()[0]}")
@@ -415,6 +481,8 @@ class PostgresConnection:
     def stream(self, sql: str, params: Sequence[Any] = (), size: int = 100_000) -> Iterator[Any]:
         """Rows of a large read, ``size`` at a time, from a server-side cursor: a million rows
         are never all in memory at once, on the server's side or ours."""
+        if self._held is not None:
+            self._flush()
         fairy = self._held or self.raw_connection()
         try:
             raw = fairy.driver_connection
@@ -451,30 +519,26 @@ class PostgresConnection:
             reflecting.dispose()
 
     def begin(self) -> None:
+        """Hold a connection for a transaction; its ``BEGIN`` goes with the first statement."""
         self._held = self.raw_connection()
-        try:
-            self._run(self._held, "BEGIN", None, in_transaction=True)
-        except BaseException:
-            if self._held is not None:
-                self._held.close()
-                self._held = None
-            raise
+        self._queued = [("BEGIN", None)]
+        self._sent = False
 
     def commit(self) -> None:
-        self._end("COMMIT")
+        if self._held is not None:
+            self._end(lambda: self._send([("COMMIT", None)]))
 
     def rollback(self) -> None:
-        if self._held is not None:
-            self._end("ROLLBACK")
+        if self._held is not None:  # a transaction that sent nothing has nothing to undo
+            self._end(lambda: self._sent and self._send([("ROLLBACK", None)]))
 
-    def _end(self, statement: str) -> None:
+    def _end(self, finish: Any) -> None:
         held = self._held
-        if held is None:
-            return
         try:
-            self._run(held, statement, None, in_transaction=True)
+            finish()
         finally:
             self._held = None
+            self._queued = []
             held.close()
 
     @contextlib.contextmanager
@@ -496,6 +560,19 @@ class PostgresConnection:
         finally:
             self._engine = None
             release_engine(self.location)
+
+
+def _execute(cursor: Any, sql: str, params: Any) -> Any:
+    if params:
+        cursor.execute(pyformat(sql), params)
+    else:
+        cursor.execute(sql)
+    return cursor
+
+
+def _rows(cursor: Any) -> Rows:
+    rows = cursor.fetchall() if cursor.description is not None else []
+    return Rows(cursor.description, cursor.rowcount, rows)
 
 
 def _connection_lost(fairy: Any) -> bool:
