@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..scales import SHOWN_ORDERS, Scale
 from .connection import Connection, retried
-from .dialect import flag, lock_row, reads_before_lock, skip_locked
+from .dialect import flag, lock_row, skip_locked
 from .records import (
     DEFAULT_LEASE_SECONDS,
     PASS_REASONS,
@@ -64,46 +65,83 @@ class AssignmentMixin(TextsMixin):
         """
         rng = rng or random
         now = time.time() if clock is None else clock
-        self._check_person(annotator_id)
+        params = {
+            "s": study.id,
+            "a": annotator_id,
+            "now": now,
+            "until": now + lease_seconds,
+            "k": study.overlap,
+            "before": _BEFORE_ALL,
+        }
         with self.transaction(side_by_side=True) as conn:
-            read_only = conn.execute("SELECT read_only FROM studies WHERE id = ?", [study.id])
-            if (read_only.fetchone() or (0,))[0]:
+            # the study, the person, their live lease, their scan start and the first comparison
+            # from it that they have not seen: one round trip
+            read_only, judge, start, unseen, comparison_id, shown_order = conn.execute(
+                "SELECT (SELECT read_only FROM studies WHERE id = :s),"
+                f" {self._MODEL_JUDGE}, ({self._SCAN_START}),"
+                " (SELECT c.sort_key FROM comparisons c WHERE c.study_id = :s AND c.is_gold = 0"
+                f"  AND c.is_open = 1 AND c.sort_key >= COALESCE(({self._SCAN_START}), :before)"
+                f"  {self._UNSEEN} ORDER BY c.sort_key, c.id LIMIT 1),"
+                f" ({self._LIVE_LEASE.format('comparison_id')}),"
+                f" ({self._LIVE_LEASE.format('shown_order')})",
+                params,
+            ).fetchone()
+            self._check_person(judge)
+            if read_only:
                 raise StoreError(
                     f"study {study.name!r} was imported without the texts of its prompts or "
                     "responses: it can be reported on, not annotated"
                 )
-            row = conn.execute(
-                "SELECT l.comparison_id, l.shown_order FROM leases l"
-                " JOIN comparisons c ON c.id = l.comparison_id"
-                " WHERE l.annotator_id = ? AND l.expires_at > ? AND c.study_id = ?"
-                " ORDER BY l.leased_at LIMIT 1",
-                [annotator_id, now, study.id],
-            ).fetchone()
-            if row is not None:
-                comparison_id, shown_order = row
-            else:
-                comparison_id = None
-                if gold is None:
-                    gold = study.gold_rate > 0 and rng.random() < study.gold_rate
-                if gold:
-                    comparison_id = self._first_open(
-                        conn, study, annotator_id, now, gold=True, rng=rng
-                    )
-                if comparison_id is None:
-                    comparison_id = self._first_open(
-                        conn, study, annotator_id, now, gold=False, rng=rng
-                    )
-                if comparison_id is None:
-                    return None
-                shown_order = rng.choice(SHOWN_ORDERS)
-            conn.execute(
-                "INSERT INTO leases (comparison_id, annotator_id, shown_order, leased_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (comparison_id, annotator_id)"
-                " DO UPDATE SET shown_order = excluded.shown_order, leased_at = excluded.leased_at,"
-                " expires_at = excluded.expires_at",
-                [comparison_id, annotator_id, shown_order, now, now + lease_seconds],
-            )
-            return self._assignment(conn, comparison_id, shown_order)
+
+            def lease(comparison_id: int, *, room: bool) -> Assignment | None:
+                nonlocal shown_order
+                if shown_order is None:  # drawn once a comparison is found, and kept
+                    shown_order = rng.choice(SHOWN_ORDERS)
+                return self._lease(conn, comparison_id, shown_order, params, room=room)
+
+            if comparison_id is not None:
+                return lease(comparison_id, room=False)
+            if gold is None:
+                gold = study.gold_rate > 0 and rng.random() < study.gold_rate
+            if gold:
+                row = conn.execute(
+                    "SELECT c.id FROM comparisons c WHERE c.study_id = :s AND c.is_gold = 1"
+                    + self._UNSEEN
+                    + " ORDER BY c.sort_key, c.id LIMIT 1",
+                    params,
+                ).fetchone()
+                if row is not None:  # a gold item is shown whatever its overlap
+                    return lease(row[0], room=False)
+            # The scan walks the index in sort_key order (is_open as an equality, so no sort) from
+            # the annotator's scan start: every open comparison before it is one they judged or
+            # passed, so one far ahead of the others does not step over thousands on each call.
+            old_start = _BEFORE_ALL if start is None else start
+            start = _AFTER_ALL if unseen is None else unseen
+            if start != old_start:
+                conn.execute_later(
+                    "INSERT INTO scan_starts (study_id, annotator_id, sort_key)"
+                    " VALUES (:s, :a, :start) ON CONFLICT (study_id, annotator_id)"
+                    " DO UPDATE SET sort_key = excluded.sort_key",
+                    {**params, "start": start},
+                )
+            if unseen is None:
+                return None
+            if study.adaptive:
+                return self._first_open_adaptive(conn, {**params, "start": start}, lease, rng)
+            return self._take_with_room(conn, self._REGULAR, {**params, "start": start}, lease)
+
+    # the name of annotator :a when it is a model judge (NULL for a person), as a column
+    _MODEL_JUDGE = "(SELECT name FROM annotators WHERE id = :a AND judge_kind = 'model')"
+
+    # a column of annotator :a's first live lease in study :s (NULL: none)
+    _LIVE_LEASE = (
+        "SELECT l.{} FROM leases l JOIN comparisons c ON c.id = l.comparison_id"
+        " WHERE l.annotator_id = :a AND l.expires_at > :now AND c.study_id = :s"
+        " ORDER BY l.leased_at, l.comparison_id LIMIT 1"
+    )
+
+    # where annotator :a's scan of study :s starts (NULL: at the beginning)
+    _SCAN_START = "SELECT sort_key FROM scan_starts WHERE study_id = :s AND annotator_id = :a"
 
     _UNSEEN = (
         " AND NOT EXISTS (SELECT 1 FROM judgments j"
@@ -112,52 +150,12 @@ class AssignmentMixin(TextsMixin):
         "   WHERE p.annotator_id = :a AND p.comparison_id = c.id)"
     )
 
-    def _first_open(
-        self,
-        conn: Connection,
-        study: Study,
-        annotator_id: int,
-        now: float,
-        *,
-        gold: bool,
-        rng: random.Random | Any = random,
-    ) -> int | None:
-        params = {"s": study.id, "a": annotator_id, "now": now, "k": study.overlap}
-        if gold:
-            row = conn.execute(
-                "SELECT c.id FROM comparisons c WHERE c.study_id = :s AND c.is_gold = 1"
-                + self._UNSEEN
-                + " ORDER BY c.sort_key, c.id LIMIT 1",
-                params,
-            ).fetchone()
-            return None if row is None else row[0]
-        # The scan walks the index in sort_key order (is_open as an equality, so no sort) from the
-        # annotator's scan start: every open comparison before it is one they judged or passed, so
-        # an annotator far ahead of the others does not step over thousands of them on each call.
-        regular = (
-            "SELECT c.id, c.sort_key FROM comparisons c"
-            " WHERE c.study_id = :s AND c.is_gold = 0 AND c.is_open = 1 AND c.sort_key >= :start"
-            + self._UNSEEN
-        )
-        row = conn.execute(
-            "SELECT sort_key FROM scan_starts WHERE study_id = :s AND annotator_id = :a", params
-        ).fetchone()
-        old_start = _BEFORE_ALL if row is None else row[0]
-        unseen = conn.execute(
-            regular + " ORDER BY c.sort_key, c.id LIMIT 1", {**params, "start": old_start}
-        ).fetchone()
-        start = _AFTER_ALL if unseen is None else unseen[1]
-        if start != old_start:
-            conn.execute(
-                "INSERT INTO scan_starts (study_id, annotator_id, sort_key) VALUES (:s, :a, :start)"
-                " ON CONFLICT (study_id, annotator_id) DO UPDATE SET sort_key = excluded.sort_key",
-                {**params, "start": start},
-            )
-        if unseen is None:
-            return None
-        if study.adaptive:
-            return self._first_open_adaptive(conn, study, {**params, "start": start}, rng)
-        return self._take_with_room(conn, regular, {**params, "start": start})
+    # the open regular comparisons of study :s from sort key :start that :a has not seen
+    _REGULAR = (
+        "SELECT c.id FROM comparisons c"
+        " WHERE c.study_id = :s AND c.is_gold = 0 AND c.is_open = 1 AND c.sort_key >= :start"
+        + _UNSEEN
+    )
 
     # room: judgments plus other annotators' live leases below the overlap
     _ROOM = (
@@ -165,15 +163,21 @@ class AssignmentMixin(TextsMixin):
         " AND l.expires_at > :now AND l.annotator_id != :a) < :k"
     )
 
-    def _take_with_room(self, conn: Connection, scan: str, params: dict[str, Any]) -> int | None:
-        """The first comparison of ``scan`` (a query on ``comparisons c``) with room, locked
-        until the transaction ends where rows are locked (PostgreSQL; another scan skips it).
+    def _take_with_room(
+        self,
+        conn: Connection,
+        scan: str,
+        params: dict[str, Any],
+        lease: Callable[..., Assignment | None],
+    ) -> Assignment | None:
+        """Lease the first comparison of ``scan`` (a query on ``comparisons c``) with room.
 
-        On PostgreSQL the scan reads from a snapshot taken when it started, so a lease that
-        another transaction wrote and committed while the scan ran (and then let the row go) is
-        not in its count; once the row is locked, the room is counted again by a new statement,
-        which sees every lease on it (leases are written under that lock), and a comparison
-        found full is passed over.
+        Where rows are locked (PostgreSQL) the scan locks the row it picks and passes over those
+        that other transactions hold. It reads from a snapshot taken when it started, so a lease
+        that another transaction wrote and committed while the scan ran (and then let the row
+        go) is not in its count: the lease is written only if the room, counted again by the
+        insert (a new statement, which sees every lease on the row; leases are written under
+        its lock), is still there, and a comparison found full is passed over.
         """
         passed: list[int] = []
         while True:
@@ -186,23 +190,44 @@ class AssignmentMixin(TextsMixin):
                 + skip_locked(self.backend, "c"),
                 params,
             ).fetchone()
-            if row is None or not reads_before_lock(self.backend):
-                return None if row is None else row[0]
-            room = conn.execute(
-                "SELECT 1 FROM comparisons c WHERE c.id = :c" + self._ROOM, {**params, "c": row[0]}
-            ).fetchone()
-            if room is not None:
-                return row[0]
+            if row is None:
+                return None
+            found = lease(row[0], room=True)
+            if found is not None:
+                return found
             passed.append(int(row[0]))
+
+    def _lease(
+        self,
+        conn: Connection,
+        comparison_id: int,
+        shown_order: str,
+        params: dict[str, Any],
+        *,
+        room: bool,
+    ) -> Assignment | None:
+        """Lease a comparison to annotator ``:a`` (only while it has room, when ``room``) and
+        read what the page shows of it: one round trip. ``None`` when it had no room."""
+        values = {**params, "c": comparison_id, "o": shown_order}
+        conn.execute_later(
+            "INSERT INTO leases (comparison_id, annotator_id, shown_order, leased_at, expires_at)"
+            " SELECT c.id, :a, :o, :now, :until FROM comparisons c WHERE c.id = :c"
+            + (self._ROOM if room else "")
+            + " ON CONFLICT (comparison_id, annotator_id) DO UPDATE SET"
+            " shown_order = excluded.shown_order, leased_at = excluded.leased_at,"
+            " expires_at = excluded.expires_at",
+            values,
+        )
+        return self._assignment(conn, comparison_id, shown_order, leased_by=values)
 
     def _first_open_adaptive(
         self,
         conn: Connection,
-        study: Study,
         params: dict[str, Any],
+        lease: Callable[..., Assignment | None],
         rng: random.Random | Any,
-    ) -> int | None:
-        """The first comparison with room, in the random order, of the least settled pair.
+    ) -> Assignment | None:
+        """Lease the first comparison with room, in the random order, of the least settled pair.
 
         Pairs are tried from the widest win-rate interval down: the half-width of a pair with n
         judgments, w of them wins, grows with p (1 - p) / (n + 2) where p = (w + 1) / (n + 2), so
@@ -216,31 +241,49 @@ class AssignmentMixin(TextsMixin):
         ranked = conn.execute(
             f"SELECT id FROM study_pairs WHERE study_id = :s ORDER BY {_UNSETTLED} DESC,"
             " (id * :salt) % 2147483647",  # equal pairs in an order drawn from rng
-            {"s": study.id, "salt": rng.randrange(1, 2147483647)},
+            {"s": params["s"], "salt": rng.randrange(1, 2147483647)},
         )
         scan = (
             "SELECT c.id FROM comparisons c WHERE c.pair_id = :p AND c.is_gold = 0"
             " AND c.is_open = 1 AND c.sort_key >= :start" + self._UNSEEN
         )
         for (pair_id,) in ranked:
-            found = self._take_with_room(conn, scan, {**params, "p": pair_id})
+            found = self._take_with_room(conn, scan, {**params, "p": pair_id}, lease)
             if found is not None:
                 return found
         return None
 
-    def _assignment(self, conn: Connection, comparison_id: int, shown_order: str) -> Assignment:
+    def _assignment(
+        self,
+        conn: Connection,
+        comparison_id: int,
+        shown_order: str,
+        *,
+        leased_by: dict[str, Any] | None = None,
+    ) -> Assignment | None:
+        """What the page shows of a comparison; with ``leased_by`` (annotator ``:a`` at time
+        ``:now``) only if that annotator holds a live lease on it (``None`` otherwise)."""
+        held = (
+            " AND EXISTS (SELECT 1 FROM leases l WHERE l.comparison_id = c.id"
+            " AND l.annotator_id = :a AND l.expires_at > :now)"
+            if leased_by
+            else ""
+        )
         row = conn.execute(
-            "SELECT c.study_id, c.prompt_id, c.is_gold, ra.model, ra.content, rb.model, rb.content"
-            " FROM comparisons c JOIN responses ra ON ra.id = c.response_a"
-            " JOIN responses rb ON rb.id = c.response_b WHERE c.id = ?",
-            [comparison_id],
+            "SELECT c.study_id, c.is_gold, ra.model, ra.content, rb.model, rb.content,"
+            f" {self.PROMPT_COLUMNS} FROM comparisons c"
+            " JOIN responses ra ON ra.id = c.response_a JOIN responses rb ON rb.id = c.response_b"
+            " JOIN prompts p ON p.id = c.prompt_id WHERE c.id = :c" + held,
+            {**(leased_by or {}), "c": comparison_id},
         ).fetchone()
-        study_id, prompt_id, is_gold, model_a, text_a, model_b, text_b = row
+        if row is None:
+            return None
+        study_id, is_gold, model_a, text_a, model_b, text_b = row[:6]
         left, right = (text_a, text_b) if shown_order == "AB" else (text_b, text_a)
         return Assignment(
             comparison_id=comparison_id,
             study_id=study_id,
-            prompt=self.get_prompt(prompt_id),
+            prompt=self.prompt_from_row(row[6:]),
             shown_order=shown_order,
             left=left,
             right=right,
@@ -249,13 +292,11 @@ class AssignmentMixin(TextsMixin):
             is_gold=bool(is_gold),
         )
 
-    def _check_person(self, annotator_id: int) -> None:
+    @staticmethod
+    def _check_person(model_judge: str | None) -> None:
         """Work is assigned to people only; a model judge's verdicts come in by import."""
-        row = self.conn.execute(
-            "SELECT name FROM annotators WHERE id = ? AND judge_kind = 'model'", [annotator_id]
-        ).fetchone()
-        if row is not None:
-            raise StoreError(f"{row[0]!r} is a model judge: it is not assigned comparisons")
+        if model_judge is not None:
+            raise StoreError(f"{model_judge!r} is a model judge: it is not assigned comparisons")
 
     @retried
     def release(self, comparison_id: int, annotator_id: int) -> None:
@@ -293,27 +334,27 @@ class AssignmentMixin(TextsMixin):
         if shown_order not in SHOWN_ORDERS:
             raise StoreError(f"shown_order must be 'AB' or 'BA', not {shown_order!r}")
         check_note(rationale, "rationale")
-        self._check_person(annotator_id)
         with self.transaction(side_by_side=True) as conn:
+            # the comparison (locked), the person, and their earlier answer: one round trip
             row = conn.execute(
-                "SELECT s.scale, s.overlap, c.n_judgments, c.is_gold FROM comparisons c"
-                " JOIN studies s ON s.id = c.study_id WHERE c.id = ?" + lock_row(self.backend, "c"),
-                [comparison_id],
+                f"SELECT s.scale, s.overlap, c.n_judgments, c.is_gold, {self._MODEL_JUDGE},"
+                " (SELECT id FROM judgments WHERE comparison_id = :c AND annotator_id = :a),"
+                " (SELECT count(*) FROM passes WHERE comparison_id = :c AND annotator_id = :a)"
+                " FROM comparisons c JOIN studies s ON s.id = c.study_id WHERE c.id = :c"
+                + lock_row(self.backend, "c"),
+                {"c": comparison_id, "a": annotator_id},
             ).fetchone()
             if row is None:
                 raise StoreError(f"no comparison {comparison_id}")
-            points, overlap, n, is_gold = row
+            points, overlap, n, is_gold, judge, judged, passed = row
+            self._check_person(judge)
             try:
                 Scale(points).check(score)
             except ValueError as e:
                 raise StoreError(str(e)) from None
-            done = conn.execute(
-                "SELECT id FROM judgments WHERE comparison_id = ? AND annotator_id = ?",
-                [comparison_id, annotator_id],
-            ).fetchone()
-            if done is not None:
-                return Recorded("duplicate", done[0])
-            if self._passed(conn, comparison_id, annotator_id):
+            if judged is not None:
+                return Recorded("duplicate", judged)
+            if passed:
                 self._drop_lease(conn, comparison_id, annotator_id)
                 return Recorded("duplicate")
             if not is_gold and n >= overlap:
@@ -332,7 +373,7 @@ class AssignmentMixin(TextsMixin):
                     now_iso(),
                 ],
             ).fetchone()
-            conn.execute(
+            conn.execute_later(
                 "UPDATE comparisons SET n_judgments = n_judgments + 1,"
                 f" is_open = {flag('n_judgments + 1 < ?')} WHERE id = ?",
                 [overlap, comparison_id],
@@ -370,18 +411,8 @@ class AssignmentMixin(TextsMixin):
         return Recorded("stored" if cursor.rowcount else "duplicate")
 
     @staticmethod
-    def _passed(conn: Connection, comparison_id: int, annotator_id: int) -> bool:
-        return (
-            conn.execute(
-                "SELECT 1 FROM passes WHERE comparison_id = ? AND annotator_id = ?",
-                [comparison_id, annotator_id],
-            ).fetchone()
-            is not None
-        )
-
-    @staticmethod
     def _drop_lease(conn: Connection, comparison_id: int, annotator_id: int) -> None:
-        conn.execute(
+        conn.execute_later(
             "DELETE FROM leases WHERE comparison_id = ? AND annotator_id = ?",
             [comparison_id, annotator_id],
         )

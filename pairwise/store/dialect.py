@@ -105,15 +105,6 @@ def skip_locked(backend: str, alias: str) -> str:
     return f" FOR UPDATE OF {alias} SKIP LOCKED" if backend == POSTGRESQL else ""
 
 
-def reads_before_lock(backend: str) -> bool:
-    """Whether a scan that locks the row it picks may have judged that row from older data.
-
-    PostgreSQL's scan reads from a snapshot taken as the statement starts and locks the row it
-    picks afterwards; a transaction that wrote about that row and let it go in between is not
-    in what the scan read. SQLite's writers take turns: a scan reads the latest data."""
-    return backend == POSTGRESQL
-
-
 def lock_row(backend: str, alias: str) -> str:
     """The clause that holds a row until the transaction ends (PostgreSQL), so that a count read
     and then raised is not raised twice at once; nothing on SQLite, whose writers take turns."""

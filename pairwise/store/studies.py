@@ -358,9 +358,10 @@ class StudiesMixin(AssignmentMixin, ProgressMixin):
 
     def get_comparison(self, comparison_id: int) -> Assignment:
         """A comparison with its prompt and both texts, model A on the left: for admins' pages."""
-        if self.conn.execute("SELECT 1 FROM comparisons WHERE id = ?", [comparison_id]).fetchone():
-            return self._assignment(self.conn, comparison_id, "AB")
-        raise StoreError(f"no comparison {comparison_id}")
+        found = self._assignment(self.conn, comparison_id, "AB")
+        if found is None:
+            raise StoreError(f"no comparison {comparison_id}")
+        return found
 
     def add_study(
         self,

@@ -183,12 +183,20 @@ class TextsMixin(StoreBase):
     def categories(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT category FROM prompts ORDER BY 1")]
 
+    PROMPT_COLUMNS = "p.id, p.category, p.messages, p.tags, p.turns"
+    """The columns of ``prompts p`` that :meth:`prompt_from_row` reads, in its order."""
+
     def get_prompt(self, prompt_id: str) -> Prompt:
         row = self.conn.execute(
-            "SELECT id, category, messages, tags, turns FROM prompts WHERE id = ?", [prompt_id]
+            f"SELECT {self.PROMPT_COLUMNS} FROM prompts p WHERE p.id = ?", [prompt_id]
         ).fetchone()
         if row is None:
             raise StoreError(f"unknown prompt id {prompt_id!r}")
+        return self.prompt_from_row(row)
+
+    @staticmethod
+    def prompt_from_row(row: Sequence[Any]) -> Prompt:
+        """A prompt from :attr:`PROMPT_COLUMNS`, as another query read them alongside."""
         return Prompt(row[0], row[1], json.loads(row[2]), json.loads(row[3]), row[4])
 
     def models(self) -> list[str]:
