@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pairwise.store import Store
+from pairwise.store import Store, schema
 from pairwise.store.connection import Location, StoreUnavailable, locate, pyformat
-from pairwise.store.schema import HEAD_REVISION, run_migrations
+from pairwise.store.schema import HEAD_REVISION, REVISIONS, run_migrations
 
 POSTGRES = os.environ.get("PAIRWISE_TEST_DATABASE_URL")
 
@@ -109,6 +109,32 @@ def test_a_sqlite_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:
     assert opened.returncode == 1
     assert "StoreError" in opened.stderr
     assert "schema version 2; this pairwise knows 1" in opened.stderr
+
+
+def test_a_store_at_a_newer_revision_is_refused_before_anything_is_written(new_db) -> None:
+    location = new_db("newer-revision")
+    with Store(location) as store:
+        store.conn.execute("UPDATE alembic_version SET version_num = '9999'")
+        before = store.counts()
+    opened = subprocess.run(  # a new process: this one remembers the store as migrated
+        [sys.executable, "-c", f"from pairwise.store import Store; Store({location!r})"],
+        capture_output=True,
+        text=True,
+    )
+    assert opened.returncode == 1
+    assert f"schema revision 9999; this one knows revisions up to {HEAD_REVISION}" in (
+        opened.stderr
+    )
+    with Store(location) as store:
+        assert store.counts() == before
+        revision = store.conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert revision == [("9999",)]
+
+
+def test_the_known_revisions_are_the_migration_files_in_order() -> None:
+    folder = Path(schema.__file__).parent / "migrations" / "versions"
+    files = sorted(p.name.split("_", 1)[0] for p in folder.glob("[0-9]*.py"))
+    assert tuple(files) == REVISIONS and REVISIONS[-1] == HEAD_REVISION
 
 
 needs_postgres = pytest.mark.skipif(not POSTGRES, reason="PAIRWISE_TEST_DATABASE_URL is not set")

@@ -49,7 +49,8 @@ class ProgressMixin(StoreBase):
 
     def _study_totals(self, study_id: int) -> dict[str, int]:
         row = self.conn.execute(
-            "SELECT regular, complete, judgments, open_judgments FROM study_totals"
+            "SELECT coalesce(sum(regular), 0), coalesce(sum(complete), 0),"
+            " coalesce(sum(judgments), 0), coalesce(sum(open_judgments), 0) FROM study_totals"
             " WHERE study_id = ?",
             [study_id],
         ).fetchone()

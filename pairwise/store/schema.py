@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from .base import StoreBase
 from .connection import Location
@@ -161,22 +162,30 @@ CREATE TABLE IF NOT EXISTS scores (
     PRIMARY KEY (response_id, scorer)
 );
 CREATE TABLE IF NOT EXISTS study_totals (
-    study_id INTEGER PRIMARY KEY REFERENCES studies(id),
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    shard INTEGER NOT NULL,          -- comparison id modulo TOTALS_SHARDS; readers add them up
     regular INTEGER NOT NULL,        -- comparisons that are not gold checks
     complete INTEGER NOT NULL,       -- regular comparisons no longer open
     judgments INTEGER NOT NULL,      -- judgments of regular comparisons
-    open_judgments INTEGER NOT NULL  -- judgments of regular comparisons still open
+    open_judgments INTEGER NOT NULL, -- judgments of regular comparisons still open
+    PRIMARY KEY (study_id, shard)
 );
 """
+
+TOTALS_SHARDS = 32
+"""A study's totals are spread over this many rows, by comparison id: each row a judgment changes
+stays locked until its transaction has committed (on PostgreSQL, until the server has flushed its
+log), so with one row per study every judgment of the study waited for the one before it. Readers
+add up at most this many rows."""
 
 
 def _add_totals(row: str) -> str:
     """Trigger SQL adding comparison ``row`` (``new`` or ``old``) to its study's totals."""
     return (
-        "INSERT INTO study_totals (study_id, regular, complete, judgments, open_judgments)"
-        f" SELECT {row}.study_id, 1, {flag(f'{row}.is_open = 0')}, {row}.n_judgments,"
-        f" {row}.n_judgments * {row}.is_open WHERE {row}.is_gold = 0"
-        " ON CONFLICT (study_id) DO UPDATE SET regular = study_totals.regular + 1,"
+        "INSERT INTO study_totals (study_id, shard, regular, complete, judgments, open_judgments)"
+        f" SELECT {row}.study_id, {row}.id % {TOTALS_SHARDS}, 1, {flag(f'{row}.is_open = 0')},"
+        f" {row}.n_judgments, {row}.n_judgments * {row}.is_open WHERE {row}.is_gold = 0"
+        " ON CONFLICT (study_id, shard) DO UPDATE SET regular = study_totals.regular + 1,"
         " complete = study_totals.complete + excluded.complete,"
         " judgments = study_totals.judgments + excluded.judgments,"
         " open_judgments = study_totals.open_judgments + excluded.open_judgments;"
@@ -190,7 +199,8 @@ def _subtract_totals(row: str) -> str:
         f" complete = complete - {flag(f'{row}.is_open = 0')},"
         f" judgments = judgments - {row}.n_judgments,"
         f" open_judgments = open_judgments - {row}.n_judgments * {row}.is_open"
-        f" WHERE study_id = {row}.study_id AND {row}.is_gold = 0;"
+        f" WHERE study_id = {row}.study_id AND shard = {row}.id % {TOTALS_SHARDS}"
+        f" AND {row}.is_gold = 0;"
     )
 
 
@@ -332,12 +342,39 @@ _FILL_PAIRS = (
 
 # totals for studies of a database written before study_totals existed
 _FILL_STUDY_TOTALS = (
-    "INSERT INTO study_totals (study_id, regular, complete, judgments, open_judgments)"
-    " SELECT c.study_id, count(*), sum(c.is_open = 0), sum(c.n_judgments),"
-    " sum(c.n_judgments * c.is_open) FROM comparisons c WHERE c.is_gold = 0 AND c.study_id IN"
+    "INSERT INTO study_totals (study_id, shard, regular, complete, judgments, open_judgments)"
+    f" SELECT c.study_id, c.id % {TOTALS_SHARDS}, count(*), sum(1 - c.is_open),"
+    " sum(c.n_judgments), sum(c.n_judgments * c.is_open) FROM comparisons c"
+    " WHERE c.is_gold = 0 AND c.study_id IN"
     " (SELECT s.id FROM studies s WHERE s.id NOT IN (SELECT study_id FROM study_totals))"
-    " GROUP BY c.study_id"
+    f" GROUP BY c.study_id, c.id % {TOTALS_SHARDS}"
 )
+
+
+def run_in_migration(bind: Any, statements: list[str]) -> None:
+    """Run schema statements on a migration's connection: through SQLAlchemy, psycopg reads a
+    ``%`` (the modulo of the totals' shards) as a placeholder unless it is doubled."""
+    for statement in statements:
+        if bind.dialect.name == POSTGRESQL:
+            statement = statement.replace("%", "%%")
+        bind.exec_driver_sql(statement)
+
+
+def shard_totals_statements(backend: str) -> list[str]:
+    """Revision 0002 on a store whose ``study_totals`` has one row per study: the table made
+    again in shards (see :data:`TOTALS_SHARDS`) and filled from the comparisons. The triggers
+    that keep it are dropped first and made again by :func:`baseline_statements` after."""
+    on = " ON comparisons" if backend == POSTGRESQL else ""
+    (create,) = [t for t in table_statements(_SCHEMA, backend) if " study_totals (" in t]
+    return [
+        *(
+            f"DROP TRIGGER IF EXISTS {name}{on}"
+            for name in ("study_totals_added", "study_totals_changed", "study_totals_removed")
+        ),
+        "DROP TABLE study_totals",
+        create,
+        _FILL_STUDY_TOTALS,
+    ]
 
 
 # Columns added after a table was first released: (table, column, definition). A store written by an
@@ -368,8 +405,16 @@ _MARK_READ_ONLY = (
     " WHERE p.messages LIKE ?)"
 )
 
-HEAD_REVISION = "0001"
-"""The newest Alembic revision in ``migrations/versions``; a store at it needs no migration."""
+REVISIONS = ("0001", "0002")
+"""The Alembic revisions in ``migrations/versions``, oldest first."""
+
+HEAD_REVISION = REVISIONS[-1]
+"""The newest revision; a store at it needs no migration."""
+
+_SQLITE_UPGRADED_TO = "0002"
+"""The revision whose schema :meth:`SchemaMixin._upgrade_sqlite_to_baseline` gives a SQLite file
+(tables, columns, totals in shards, triggers) without Alembic: a new file needs no migration, so
+opening one imports neither Alembic nor SQLAlchemy. Later revisions run through Alembic."""
 
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
@@ -393,6 +438,13 @@ class SchemaMixin(StoreBase):
         if key and key in _migrated:
             return
         with _migrate_lock:
+            revision = self._revision()
+            if revision is not None and revision not in REVISIONS:
+                raise StoreError(
+                    f"{self.location} was written by a newer pairwise (schema revision"
+                    f" {revision}; this one knows revisions up to {HEAD_REVISION}):"
+                    " upgrade pairwise to open it"
+                )
             if self.backend == SQLITE:
                 self._upgrade_sqlite_to_baseline()
             if self._revision() != HEAD_REVISION:
@@ -432,13 +484,17 @@ class SchemaMixin(StoreBase):
         return None if row is None else row[0]
 
     def _upgrade_sqlite_to_baseline(self) -> None:
-        """Create a new file's tables, or bring a file of an earlier version up to the baseline
-        revision, and stamp it with that revision."""
+        """Create a new file's tables, or bring a file of an earlier version up to revision
+        ``_SQLITE_UPGRADED_TO``, and stamp it with that revision."""
         with self.transaction():
             for statement in table_statements(_SCHEMA, SQLITE):
                 self.conn.execute(statement)
             self._add_missing_columns()
             self._allow_unknown_shown_order()
+            totals = {row[1] for row in self.conn.execute("PRAGMA table_info(study_totals)")}
+            if "shard" not in totals:
+                for statement in shard_totals_statements(SQLITE):
+                    self.conn.execute(statement)
             for statement in baseline_statements(SQLITE):  # indexes and triggers
                 self.conn.execute(statement)
             self.conn.execute(_FILL_STUDY_TOTALS)
@@ -448,8 +504,13 @@ class SchemaMixin(StoreBase):
                 for statement in _FILL_PAIRS:
                     self.conn.execute(statement)
             self.conn.execute(_ALEMBIC_VERSION)
-            if self.conn.execute("SELECT 1 FROM alembic_version").fetchone() is None:
-                self.conn.execute("INSERT INTO alembic_version VALUES ('0001')")
+            stamped = self.conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            if stamped is None:
+                self.conn.execute("INSERT INTO alembic_version VALUES (?)", [_SQLITE_UPGRADED_TO])
+            elif REVISIONS.index(stamped[0]) < REVISIONS.index(_SQLITE_UPGRADED_TO):
+                self.conn.execute(
+                    "UPDATE alembic_version SET version_num = ?", [_SQLITE_UPGRADED_TO]
+                )
 
     def _add_missing_columns(self) -> None:
         """Bring a store written by an earlier version up to the current tables."""

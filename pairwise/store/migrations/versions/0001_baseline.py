@@ -11,7 +11,7 @@ Create Date: 2026-11-30
 
 from alembic import op
 
-from pairwise.store.schema import baseline_statements
+from pairwise.store.schema import baseline_statements, run_in_migration
 
 revision = "0001"
 down_revision = None
@@ -21,8 +21,7 @@ depends_on = None
 
 def upgrade() -> None:
     bind = op.get_bind()
-    for statement in baseline_statements(bind.dialect.name):
-        bind.exec_driver_sql(statement)
+    run_in_migration(bind, baseline_statements(bind.dialect.name))
 
 
 def downgrade() -> None:
