@@ -10,7 +10,17 @@ p99 in milliseconds) and the judgments stored per second, in four scenarios:
 - ``8 writers``: eight processes, each with its own ``Store``, judging at once;
 - ``8 writers + heavy``: the same, with the heavy annotator as one of the eight;
 - ``32 writers``, ``32 writers + heavy``: the same with 32 processes (``--writers`` sets the
-  counts).
+  counts);
+- ``8 writers, floor``, ``32 writers, floor``: the baseline for the concurrent scenarios,
+  measured in the same run on the same database: as many processes, each doing nothing but the
+  least a durable write can be, one row inserted and committed by one statement (on PostgreSQL
+  one round trip), twice per judgment (timed in the ``next`` and ``record`` columns). Where the
+  writers and the server outnumber the machine's cores, this floor already waits for a core,
+  and the goal lines give the store's p95 as a multiple of it;
+- with ``--paced RATE``, ``32 writers at RATE/s each``: the writers no longer judge as fast as
+  they can, but start a judgment every ``1 / RATE`` seconds each (from a random offset), as
+  annotators on pages do: the latency at a load below what the machine can take, rather than
+  the queue of a machine taken to its limit.
 
 Each figure is the median over ``--runs`` runs, each on a fresh copy of the database. With
 ``--adaptive`` the study hands out the least settled pair's comparisons first. It also times
@@ -54,6 +64,7 @@ from _common import (
 )
 
 from pairwise.store import Store
+from pairwise.store.connection import connect
 
 GOAL_MS = 20.0
 GOAL_FRAME_RATIO = 2.0  # PostgreSQL's judgments-frame load against SQLite's
@@ -68,6 +79,8 @@ class Job:
     annotators: list[int]
     ops: int
     seed: int
+    floor: bool = False  # commit one-row inserts instead of judging (the baseline)
+    interval: float = 0.0  # seconds from the start of one judgment to the next (0: at once)
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,8 @@ class Timings:
 def annotate(job: Job, start=None) -> Timings:
     """Pick and judge ``job.ops`` comparisons, timing both calls; ``start`` is a barrier that
     lines the writers up."""
+    if job.floor:
+        return committed_rows(job, start)
     rng = random.Random(job.seed)
     store = Store(job.path)
     study = store.get_study(job.study)
@@ -89,8 +104,12 @@ def annotate(job: Job, start=None) -> Timings:
     stored = 0
     if start is not None:
         start.wait()
+    due = time.perf_counter() + (rng.uniform(0, job.interval) if job.interval else 0.0)
     for _ in range(job.ops):
         annotator = rng.choice(job.annotators)
+        if job.interval:
+            time.sleep(max(0.0, due - time.perf_counter()))
+            due += job.interval
         t0 = time.perf_counter()
         item = store.next_comparison(study, annotator, rng=rng)
         t1 = time.perf_counter()
@@ -104,6 +123,25 @@ def annotate(job: Job, start=None) -> Timings:
         stored += result.stored
     store.close()
     return Timings(next_seconds, record_seconds, stored, next_seconds[0])
+
+
+FLOOR_TABLE = "bench_floor"
+
+
+def committed_rows(job: Job, start=None) -> Timings:
+    """The floor: ``2 * job.ops`` one-row inserts, each committed on its own (one statement
+    outside a transaction, through the store's own connection), timed in pairs."""
+    conn = connect(job.path)
+    seconds: list[list[float]] = [[], []]
+    if start is not None:
+        start.wait()
+    for op in range(job.ops):
+        for call in (0, 1):
+            t0 = time.perf_counter()
+            conn.execute(f"INSERT INTO {FLOOR_TABLE} (writer, op) VALUES (?, ?)", [job.seed, op])
+            seconds[call].append(time.perf_counter() - t0)
+    conn.close()
+    return Timings(seconds[0], seconds[1], job.ops, seconds[0][0])
 
 
 def _writer(job: Job, start, results) -> None:
@@ -151,9 +189,13 @@ def scenario_jobs(built: Built, location: str, scenario: str, ops: int, seed: in
     if scenario in ("alone", "heavy"):
         annotators = [built.heavy_id] if scenario == "heavy" else pool
         return [Job(location, built.study, annotators, ops, seed)]
-    writers = int(scenario.split()[0])  # "8 writers", "32 writers + heavy"
+    # "8 writers", "32 writers + heavy", "8 writers, floor", "32 writers at 5/s each"
+    writers = int(scenario.split()[0])
+    floor = scenario.endswith("floor")
+    interval = 1 / float(scenario.split(" at ")[1].split("/")[0]) if " at " in scenario else 0.0
     jobs = [
-        Job(location, built.study, pool[w::writers], ops, seed * 100 + w) for w in range(writers)
+        Job(location, built.study, pool[w::writers], ops, seed * 100 + w, floor, interval)
+        for w in range(writers)
     ]
     if scenario.endswith("heavy"):
         jobs[0] = Job(location, built.study, [built.heavy_id], ops, seed * 100)
@@ -165,6 +207,9 @@ def run_scenario(built: Built, folder: Path, scenario: str, args) -> dict[str, f
     for run in range(args.runs):
         with fresh_copy(built.location, folder / f"run-{run}.db") as location:
             jobs = scenario_jobs(built, location, scenario, args.ops, seed=run)
+            if jobs[0].floor:
+                with contextlib.closing(connect(location)) as conn:
+                    conn.execute(f"CREATE TABLE {FLOOR_TABLE} (writer INTEGER, op INTEGER)")
             if len(jobs) == 1:
                 began = time.perf_counter()
                 timings = [annotate(jobs[0])]
@@ -223,6 +268,12 @@ def main() -> None:
     )
     parser.add_argument("--adaptive", action="store_true", help="make the study adaptive")
     parser.add_argument(
+        "--paced",
+        type=float,
+        default=0.0,
+        help="also run the largest writer count at this many judgments per second per writer",
+    )
+    parser.add_argument(
         "--db",
         help="also run on PostgreSQL: postgresql://user:password@host:port/NAME, where NAME"
         " prefixes the databases the run makes and drops",
@@ -234,7 +285,9 @@ def main() -> None:
         writers = [min(w, 2) for w in writers[:1]]
     scenarios = ["alone", "heavy"]
     for count in writers:
-        scenarios += [f"{count} writers", f"{count} writers + heavy"]
+        scenarios += [f"{count} writers, floor", f"{count} writers", f"{count} writers + heavy"]
+    if args.paced:
+        scenarios.append(f"{max(writers)} writers at {args.paced:g}/s each")
     backends = ["SQLite", "PostgreSQL"] if args.db else ["SQLite"]
 
     rows, frames = [], []
@@ -315,16 +368,31 @@ def main() -> None:
     print()
     for backend in backends:
         for count in writers:
-            worst = max(
-                max(r[4], r[7])
-                for r in rows
-                if r[0] == backend and r[1] == largest and r[2].startswith(f"{count} writers")
-            )
+
+            def p95(kind: str, count: int = count, backend: str = backend) -> float:
+                return max(
+                    max(r[4], r[7])
+                    for r in rows
+                    if r[0] == backend
+                    and r[1] == largest
+                    and r[2].startswith(f"{count} writers")
+                    and r[2].endswith("floor") == (kind == "floor")
+                    and "/s each" not in r[2]
+                )
+
+            worst, floor = p95("store"), p95("floor")
             verdict = "met" if worst < GOAL_MS else "MISSED"
             print(
                 f"goal, {backend}: p95 under {GOAL_MS:.0f} ms at {largest:,} judgments with"
-                f" {count} writers: {verdict} ({worst:.1f} ms)"
+                f" {count} writers: {verdict} ({worst:.1f} ms; the floor of one committed row"
+                f" per call: {floor:.1f} ms, so {worst / floor:.1f}x the floor)"
             )
+        for r in rows:
+            if r[0] == backend and r[1] == largest and "/s each" in r[2]:
+                print(
+                    f"paced, {backend}: {r[2]} ({r[9]:.0f} judgments/s): next p95 {r[4]:.1f} ms,"
+                    f" record p95 {r[7]:.1f} ms"
+                )
     if args.db:
         ratio = max(
             s / base[size] for b, size, s in frames if b == "PostgreSQL" and size == largest
