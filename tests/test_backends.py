@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pairwise.store import Store, schema
+from pairwise.store import Store, StoreError, schema
 from pairwise.store.connection import Location, StoreUnavailable, locate, pyformat
 from pairwise.store.schema import HEAD_REVISION, REVISIONS, run_migrations
 
@@ -167,3 +167,20 @@ def test_postgres_tables_have_the_columns_of_the_sqlite_tables(
             engine.dispose()
 
     assert columns(locate(server).target) == columns(f"sqlite:///{file}")
+
+
+@needs_postgres
+def test_pool_sizes_come_from_the_environment(new_db, monkeypatch) -> None:
+    from pairwise.store.connection import dispose_engines
+
+    location = new_db("pool-sizes")
+    dispose_engines()  # the pool is made with the process's first store of the database
+    monkeypatch.setenv("PAIRWISE_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("PAIRWISE_DB_POOL_OVERFLOW", "0")
+    with Store(location) as store:
+        pool = store.conn._engine.pool
+        assert (pool.size(), pool._max_overflow) == (3, 0)
+    for value in ("0", "-1", "many"):
+        monkeypatch.setenv("PAIRWISE_DB_POOL_SIZE", value)
+        with pytest.raises(StoreError, match=f"PAIRWISE_DB_POOL_SIZE must be .* not '{value}'"):
+            Store(location)

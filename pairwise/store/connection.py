@@ -243,6 +243,8 @@ _engines_lock = threading.Lock()
 def engine(location: Location) -> sqlalchemy.Engine:
     """The process's engine (and so connection pool) for a PostgreSQL location, counted as used
     until :func:`release_engine`."""
+    size = pool_setting("PAIRWISE_DB_POOL_SIZE", 10, least=1)
+    overflow = pool_setting("PAIRWISE_DB_POOL_OVERFLOW", 40, least=0)
     with _engines_lock:
         _users[location.target] = _users.get(location.target, 0) + 1
         found = _engines.get(location.target)
@@ -252,8 +254,8 @@ def engine(location: Location) -> sqlalchemy.Engine:
             found = create_engine(
                 location.target,
                 isolation_level="AUTOCOMMIT",  # transactions are begun explicitly
-                pool_size=10,
-                max_overflow=40,
+                pool_size=size,
+                max_overflow=overflow,
                 pool_timeout=30,
                 connect_args={"connect_timeout": 10, "application_name": "pairwise"},
             )
@@ -285,6 +287,17 @@ def _speak_like_sqlite(connection: Any, _record: Any) -> None:
 
     connection.adapters.register_dumper(bool, FlagDumper)
     connection.adapters.register_loader("numeric", NumberLoader)
+
+
+def pool_setting(name: str, default: int, *, least: int) -> int:
+    """A pool size from the environment (``PAIRWISE_DB_POOL_SIZE``: connections kept between
+    uses; ``PAIRWISE_DB_POOL_OVERFLOW``: more opened while many write at once), or its default."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < least:
+        raise StoreError(f"{name} must be a whole number of at least {least}, not {text!r}")
+    return int(text)
 
 
 def _note_use(_connection: Any, record: Any) -> None:
