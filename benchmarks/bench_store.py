@@ -385,7 +385,7 @@ def main() -> None:
             print(
                 f"goal, {backend}: p95 under {GOAL_MS:.0f} ms at {largest:,} judgments with"
                 f" {count} writers: {verdict} ({worst:.1f} ms; the floor of one committed row"
-                f" per call: {floor:.1f} ms, so {worst / floor:.1f}x the floor)"
+                f" per call: {floor:.2f} ms, so {worst / floor:.1f}x the floor)"
             )
         for r in rows:
             if r[0] == backend and r[1] == largest and "/s each" in r[2]:
