@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from pairwise import auth
 from pairwise.store import Store
@@ -238,18 +239,16 @@ def test_the_scale_is_legible_at_every_width(app: LayoutApp, tab, who: str, widt
     assert min(b["font"] for b in buttons) >= 12
     # nothing sticks out sideways, once the page has settled (an element that is still being
     # laid out may stick out for a moment)
-    page.wait_for_function(
-        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-        " return m.scrollWidth <= m.clientWidth; }",
-        timeout=15_000,
-    )
-    columns = {
-        label: page.get_by_test_id("stColumn")
-        .filter(has=page.get_by_role("heading", name=label, exact=True))
-        .bounding_box()
-        for label in ("Response 1", "Response 2")
-    }
-    first, second = columns["Response 1"], columns["Response 2"]
+    try:
+        page.wait_for_function(
+            "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+            " return m.scrollWidth <= m.clientWidth; }",
+            timeout=15_000,
+        )
+    except PlaywrightTimeout:
+        raise AssertionError(f"the page sticks out sideways: {_wider(page)}") from None
+    # both columns read at one moment: the page may still scroll between two separate reads
+    first, second = page.evaluate(_COLUMNS)
     if width <= 640:
         # a phone: responses one above the other, buttons one per row, full width
         assert first["y"] + first["height"] <= second["y"]
@@ -260,6 +259,31 @@ def test_the_scale_is_legible_at_every_width(app: LayoutApp, tab, who: str, widt
         assert first["x"] + first["width"] <= second["x"] and abs(first["y"] - second["y"]) < 2
         assert len({round(b["box"][1]) for b in buttons}) == 1
     _shot(page, f"annotate-{width}")
+
+
+# The boxes of the columns headed "Response 1" and "Response 2", in that order.
+_COLUMNS = """() => ['Response 1', 'Response 2'].map((label) => {
+  const column = [...document.querySelectorAll('[data-testid="stColumn"]')].find((c) =>
+    [...c.querySelectorAll('h1, h2, h3, h4, h5, h6')].some((h) => h.innerText.trim() === label));
+  const r = column.getBoundingClientRect();
+  return {x: r.left, y: r.top, width: r.width, height: r.height};
+})"""
+
+
+def _wider(page) -> list[str]:
+    """The elements that reach past the right edge of the main area, for a failure message."""
+    return page.evaluate(
+        """() => {
+            const main = document.querySelector('[data-testid="stMain"]');
+            const edge = main.getBoundingClientRect().right;
+            return [...main.querySelectorAll('*')]
+                .filter(e => e.getBoundingClientRect().right > edge + 1)
+                .slice(0, 8)
+                .map(e => `${e.tagName.toLowerCase()}[${e.getAttribute('data-testid') || ''}]`
+                    + ` right=${Math.round(e.getBoundingClientRect().right)} edge=${Math.round(edge)}`
+                    + ` "${(e.textContent || '').slice(0, 40)}"`);
+        }"""
+    )
 
 
 def _shot(page, name: str) -> None:
