@@ -130,6 +130,15 @@ def test_a_live_lease_holds_the_last_slot_until_it_expires(store):
     assert store.query("SELECT count(*) AS n FROM leases WHERE annotator_id = ?", [b])[0]["n"] == 0
 
 
+def test_a_lease_that_would_be_over_before_it_began_is_refused(store):
+    study = store.create_study("s", pairs=[("m1", "m2")], overlap=3, seed=4)
+    a = store.add_annotator("a").id
+    for seconds in (0, -5.0, float("nan")):
+        with pytest.raises(StoreError, match="lease_seconds must be positive"):
+            store.next_comparison(study, a, clock=T0, lease_seconds=seconds)
+    assert store.query("SELECT count(*) AS n FROM leases")[0]["n"] == 0
+
+
 def test_purging_expired_leases_keeps_live_ones(store):
     study = store.create_study("s", pairs=[("m1", "m2")], overlap=3, seed=4)
     a, b = store.add_annotator("a").id, store.add_annotator("b").id

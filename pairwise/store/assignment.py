@@ -63,6 +63,8 @@ class AssignmentMixin(TextsMixin):
         is a gold one with the study's ``gold_rate``, drawn from ``rng``. A read-only study
         (imported without texts) is refused with a :class:`StoreError`.
         """
+        if not lease_seconds > 0:  # a lease must be live when it is read back
+            raise StoreError(f"lease_seconds must be positive, not {lease_seconds!r}")
         rng = rng or random
         now = time.time() if clock is None else clock
         params = {
