@@ -40,7 +40,7 @@ if str(ROOT) not in sys.path:
 
 from pairwise.store import Store, content_hash  # noqa: E402
 from pairwise.store.connection import dispose_engines  # noqa: E402
-from pairwise.store.schema import TOTALS_SHARDS  # noqa: E402
+from pairwise.store.schema import FILL_STUDY_TOTALS  # noqa: E402
 
 STUDY = "bench"
 HEAVY = "heavy"
@@ -279,10 +279,7 @@ class _PostgresRows:
 
 
 _RECOUNT = (
-    "INSERT INTO study_totals (study_id, shard, regular, complete, judgments, open_judgments)"
-    f" SELECT study_id, id % {TOTALS_SHARDS}, count(*), sum(1 - is_open), sum(n_judgments),"
-    f" sum(n_judgments * is_open) FROM comparisons WHERE is_gold = 0"
-    f" GROUP BY study_id, id % {TOTALS_SHARDS}",
+    FILL_STUDY_TOTALS,
     "UPDATE study_pairs p SET judgments = counted.judgments, wins = counted.wins FROM ("
     " SELECT c.pair_id, count(*) AS judgments, sum(CASE WHEN j.score > 0 THEN 1 ELSE 0 END)"
     " AS wins FROM judgments j JOIN comparisons c ON c.id = j.comparison_id"

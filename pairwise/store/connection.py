@@ -494,8 +494,7 @@ class PostgresConnection:
     def stream(self, sql: str, params: Sequence[Any] = (), size: int = 100_000) -> Iterator[Any]:
         """Rows of a large read, ``size`` at a time, from a server-side cursor: a million rows
         are never all in memory at once, on the server's side or ours."""
-        if self._held is not None:
-            self._flush()
+        self._flush()
         fairy = self._held or self.raw_connection()
         try:
             raw = fairy.driver_connection
@@ -542,10 +541,12 @@ class PostgresConnection:
             self._end(lambda: self._send([("COMMIT", None)]))
 
     def rollback(self) -> None:
-        if self._held is not None:  # a transaction that sent nothing has nothing to undo
-            self._end(lambda: self._sent and self._send([("ROLLBACK", None)]))
+        if self._held is not None:
+            self._end(lambda: self._send([("ROLLBACK", None)]) if self._sent else None)
 
     def _end(self, finish: Any) -> None:
+        """Finish the transaction (a transaction that sent nothing has nothing to undo) and give
+        its connection back."""
         held = self._held
         try:
             finish()

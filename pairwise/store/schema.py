@@ -340,8 +340,10 @@ _FILL_PAIRS = (
 )
 
 
-# totals for studies of a database written before study_totals existed
-_FILL_STUDY_TOTALS = (
+# The totals of every study that has no totals rows, counted from its comparisons: a store written
+# before study_totals existed, one whose table was made again in shards, or rows loaded in bulk
+# with the triggers off.
+FILL_STUDY_TOTALS = (
     "INSERT INTO study_totals (study_id, shard, regular, complete, judgments, open_judgments)"
     f" SELECT c.study_id, c.id % {TOTALS_SHARDS}, count(*), sum(1 - c.is_open),"
     " sum(c.n_judgments), sum(c.n_judgments * c.is_open) FROM comparisons c"
@@ -373,7 +375,7 @@ def shard_totals_statements(backend: str) -> list[str]:
         ),
         "DROP TABLE study_totals",
         create,
-        _FILL_STUDY_TOTALS,
+        FILL_STUDY_TOTALS,
     ]
 
 
@@ -497,7 +499,7 @@ class SchemaMixin(StoreBase):
                     self.conn.execute(statement)
             for statement in baseline_statements(SQLITE):  # indexes and triggers
                 self.conn.execute(statement)
-            self.conn.execute(_FILL_STUDY_TOTALS)
+            self.conn.execute(FILL_STUDY_TOTALS)
             if self.conn.execute(
                 "SELECT 1 FROM comparisons WHERE pair_id IS NULL LIMIT 1"
             ).fetchone():
