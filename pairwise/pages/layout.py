@@ -2,8 +2,10 @@
 
 Streamlit lays pages out well on its own; four things an annotator meets need help:
 
-- code in responses wraps instead of scrolling sideways inside each half of the page, and the
-  scale's buttons keep their words whole at every width (on a phone Streamlit stacks columns);
+- code in responses wraps instead of scrolling sideways inside each half of the page, a table
+  wraps its cells to fit and scrolls inside its own box only when it cannot (it never pushes the
+  page sideways), and the scale's buttons keep their words whole at every width (on a phone
+  Streamlit stacks columns);
 - each new item starts at its top, with the question and the prompt in view, rather than where
   the previous one ended (at its buttons);
 - a select box (the study chooser) gives the keyboard back once a choice is made, so that the
@@ -35,6 +37,13 @@ STYLE = f"""<style>
 [data-testid="stMarkdownContainer"] pre code {{
   white-space: pre-wrap !important;
   overflow-wrap: anywhere;
+}}
+/* a table wraps its cells to fit its response; one that still cannot fit scrolls inside its
+   own box instead of pushing the whole page sideways */
+[data-testid="stMarkdownContainer"] table {{
+  display: block;
+  max-width: 100%;
+  overflow-x: auto;
 }}
 /* the item's buttons show once the page's script takes their keys (until then a key would go
    unheard): a key pressed before is refused in words, never dropped without a trace */

@@ -24,7 +24,7 @@ from .driver import ARTIFACTS, next_item, settle
 
 pytestmark = pytest.mark.browser
 
-PEOPLE = ("top", "study-box", "coder", "w1440", "w760", "w390")
+PEOPLE = ("top", "study-box", "coder", "w1440", "w760", "w390", "t1440", "t760", "t390")
 LONG_LINE = (
     "total = add_up_everything(first_argument_with_a_long_name, second_argument_with_a_long_name,"
     " third=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16])  # END-OF-LINE"
@@ -35,6 +35,21 @@ CODE_RESPONSES = {
     + "\n```",
     "cirrus-70b-chat": "A short one:\n\n```python\nx = 1\n```",
 }
+# A table that fits a desktop's half page once its cells wrap, and one too wide to fit at any width (twelve columns of
+# long words), which must scroll inside its own box
+NARROW_TABLE = "| Assumption | Low | Medium | High | Notes |\n|---|---|---|---|---|\n" + (
+    "| % in the office on a given day | 65% | 70% | 75% | Based on 30% remote, ± 5% |\n" * 3
+)
+WIDE_HEADER = [f"Measurement{i:02d}" for i in range(12)]
+WIDE_TABLE = (
+    "| "
+    + " | ".join(WIDE_HEADER)
+    + " |\n|"
+    + "---|" * 12
+    + "\n"
+    + ("| " + " | ".join(["Uncharacteristically"] * 11 + ["LAST-CELL"]) + " |\n") * 3
+)
+TABLE_RESPONSES = {"atlas-7b-chat": WIDE_TABLE, "cirrus-70b-chat": NARROW_TABLE}
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,18 @@ def app(demo_copy: tuple[str, Path]) -> Iterator[LayoutApp]:
             "code",
             pairs=[("atlas-7b-chat", "cirrus-70b-chat")],
             prompt_ids=[p["id"] for p in prompts],
+            overlap=len(PEOPLE),
+            seed=1,
+        )
+        tables = [dict(p, id=f"table-{i}") for i, p in enumerate(prompts)]
+        store.add_prompts(tables)
+        store.add_responses(
+            (p["id"], model, text) for p in tables for model, text in TABLE_RESPONSES.items()
+        )
+        store.create_study(
+            "tables",
+            pairs=[("atlas-7b-chat", "cirrus-70b-chat")],
+            prompt_ids=[p["id"] for p in tables],
             overlap=len(PEOPLE),
             seed=1,
         )
@@ -190,6 +217,54 @@ def test_long_code_lines_wrap_and_line_breaks_stay(app: LayoutApp, tab) -> None:
     lines = dict(tops[0])
     assert lines["Subtract first:"] < lines["2x = 3.30 - 3.00"] < lines["2x = 0.30"]
     _shot(page, "annotate-code-1440")
+
+
+# -- tables in responses -------------------------------------------------------------------------
+
+# For each table in a response: how far it reaches past its column, whether it scrolls inside its
+# own box, and where its last header cell's right edge is once the table is scrolled to its end.
+_TABLES = """() => [...document.querySelectorAll('[data-testid="stColumn"] table')].map((t) => {
+  const column = t.closest('[data-testid="stColumn"]').getBoundingClientRect();
+  const box = t.getBoundingClientRect();
+  t.scrollLeft = t.scrollWidth;
+  const cells = t.querySelectorAll('th');
+  const last = cells[cells.length - 1].getBoundingClientRect();
+  const seen = t.getBoundingClientRect();
+  return {past: Math.round(box.right - column.right), scrolls: t.scrollWidth > t.clientWidth + 1,
+          lastInside: last.right <= seen.right + 1 && last.left >= seen.left - 1,
+          columns: cells.length, widths: [t.scrollWidth, t.clientWidth]};
+})"""
+
+
+@pytest.mark.parametrize(("who", "width"), [("t1440", 1440), ("t760", 760), ("t390", 390)])
+def test_tables_fit_their_response_or_scroll_inside_it(
+    app: LayoutApp, tab, who: str, width: int
+) -> None:
+    page = tab.page
+    # the study is chosen in the sidebar, which a narrow window hides; then the window narrows
+    nonce = open_as(tab, app, who, 1440)
+    choose_study(tab, "tables", nonce)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"stColumn\"] table').length === 2"
+    )
+    settle(page)
+    tables = {t["columns"]: t for t in page.evaluate(_TABLES)}
+    assert set(tables) == {5, 12}
+    # neither table reaches past its response, and every cell of either can be reached
+    assert all(t["past"] <= 0 for t in tables.values()), tables
+    assert all(t["lastInside"] for t in tables.values()), tables
+    # the twelve long columns cannot fit: that table scrolls in its own box
+    assert tables[12]["scrolls"]
+    if width >= 1440:
+        # five columns fit once their cells wrap: no scrolling needed
+        assert not tables[5]["scrolls"], str(tables[5])
+        _shot(page, "annotate-tables-1440")  # narrower, the sidebar left open covers the page
+    main = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return [m.scrollWidth, m.clientWidth]; }"
+    )
+    assert main[0] <= main[1], f"the page sticks out sideways: {_wider(page)}"
 
 
 # -- the scale's buttons at three widths ------------------------------------------------------------
