@@ -39,11 +39,14 @@ STYLE = f"""<style>
   overflow-wrap: anywhere;
 }}
 /* a table wraps its cells to fit its response; one that still cannot fit scrolls inside its
-   own box instead of pushing the whole page sideways */
+   own box instead of pushing the whole page sideways, its scroll bar always shown (Streamlit
+   shows scroll bars only under the pointer) so that no one rates a table without its last columns */
 [data-testid="stMarkdownContainer"] table {{
   display: block;
   max-width: 100%;
   overflow-x: auto;
+  scrollbar-width: thin;
+  scrollbar-color: rgba(128, 128, 128, 0.7) transparent;
 }}
 /* the item's buttons show once the page's script takes their keys (until then a key would go
    unheard): a key pressed before is refused in words, never dropped without a trace */

@@ -232,7 +232,8 @@ _TABLES = """() => [...document.querySelectorAll('[data-testid="stColumn"] table
   const seen = t.getBoundingClientRect();
   return {past: Math.round(box.right - column.right), scrolls: t.scrollWidth > t.clientWidth + 1,
           lastInside: last.right <= seen.right + 1 && last.left >= seen.left - 1,
-          columns: cells.length, widths: [t.scrollWidth, t.clientWidth]};
+          columns: cells.length, widths: [t.scrollWidth, t.clientWidth],
+          bar: getComputedStyle(t).scrollbarColor};
 })"""
 
 
@@ -254,8 +255,12 @@ def test_tables_fit_their_response_or_scroll_inside_it(
     # neither table reaches past its response, and every cell of either can be reached
     assert all(t["past"] <= 0 for t in tables.values()), tables
     assert all(t["lastInside"] for t in tables.values()), tables
-    # the twelve long columns cannot fit: that table scrolls in its own box
+    # the twelve long columns cannot fit: that table scrolls in its own box, with a scroll bar
+    # whose thumb shows without the pointer over it (a browser that hides its scroll bars, as
+    # this headless one does, is told their colour all the same)
     assert tables[12]["scrolls"]
+    thumb = tables[12]["bar"].split(")")[0]
+    assert thumb.startswith("rgba(") and not thumb.endswith(" 0"), tables[12]["bar"]
     if width >= 1440:
         # five columns fit once their cells wrap: no scrolling needed
         assert not tables[5]["scrolls"], str(tables[5])
