@@ -39,12 +39,15 @@ STYLE = f"""<style>
   overflow-wrap: anywhere;
 }}
 /* a table wraps its cells to fit its response; one that still cannot fit scrolls inside its
-   own box instead of pushing the whole page sideways, its scroll bar always shown (Streamlit
-   shows scroll bars only under the pointer) so that no one rates a table without its last columns */
+   own box instead of pushing the whole page sideways */
 [data-testid="stMarkdownContainer"] table {{
   display: block;
   max-width: 100%;
   overflow-x: auto;
+}}
+/* whatever scrolls inside a response (a wide table, a long formula) shows its scroll bar
+   (Streamlit shows scroll bars only under the pointer): no one rates it without its end */
+[data-testid="stMarkdownContainer"] * {{
   scrollbar-width: thin;
   scrollbar-color: rgba(128, 128, 128, 0.7) transparent;
 }}
