@@ -578,18 +578,27 @@ def test_the_admin_reads_the_report(app: DemoApp, tab, store: Store) -> None:
 def test_the_admins_tables_offer_no_raw_csv_of_what_others_wrote(
     app: DemoApp, tab, store: Store
 ) -> None:
-    # an annotator's flag note that a spreadsheet would run as a formula
+    # an annotator's rationale that a spreadsheet would run as a formula
+    prompt = store.comparisons_frame("demo")["prompt_id"].iloc[0]
+    notes = store.create_study("notes", pairs=[DEMO_MODELS[:2]], prompt_ids=[prompt], overlap=1)
     who = store.add_annotator("noted")
-    comparison = store.comparisons_frame("demo")["comparison_id"].iloc[-1]
-    store.record_pass(int(comparison), who.id, reason="broken", note=FORMULA_NOTE)
+    got = store.next_comparison(notes, who.id)
+    store.record_judgment(
+        got.comparison_id, who.id, score=1, shown_order=got.shown_order, rationale=FORMULA_NOTE
+    )
     page = tab.page
-    page.goto(app.link(ADMIN, "progress"))
-    # the flagged comparisons' table, the third on the page, drawn
-    page.get_by_test_id("stDataFrame").nth(2).wait_for(timeout=60_000)
+    page.goto(app.link(ADMIN, "export"))
+    page.get_by_role("combobox", name="Study").click()
+    page.get_by_role("option", name="notes", exact=True).click()
+    page.get_by_role("combobox", name="Format").click()
+    page.get_by_role("option", name="raw-jsonl", exact=True).click()
+    # the models and the preview, drawn, the rationale among the preview's cells
+    page.get_by_text("Preview (first").wait_for(timeout=60_000)
+    page.get_by_test_id("stDataFrame").nth(1).wait_for()
     settle(page)
-    assert FORMULA_NOTE.encode() in b"\n".join(tab.frames)  # the note is in a table on the page
+    assert FORMULA_NOTE.encode() in b"\n".join(tab.frames)
     boxes = page.get_by_test_id("stElementContainer").filter(has=page.get_by_test_id("stDataFrame"))
-    assert boxes.count() >= 3
+    assert boxes.count() == 2
     for i in range(boxes.count()):
         box = boxes.nth(i)
         box.scroll_into_view_if_needed()
