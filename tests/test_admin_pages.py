@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pairwise import auth
-from pairwise.pages.common import ADMINS_ONLY
+from pairwise.pages.common import ADMINS_ONLY, MISSING
 from pairwise.quality import annotator_quality, throughput
 from pairwise.store import Prompt
 
@@ -128,6 +128,9 @@ def test_progress_shows_what_the_quality_functions_compute(db):
         assert shown[column].tolist() == pytest.approx(expected[column].tolist(), nan_ok=True)
     # bob flagged both comparisons of p0 (m1 vs m2, m1 vs m3); cy skipped both of p1
     assert shown["flags"].tolist() == [0, 2, 0] and shown["skips"].tolist() == [0, 0, 2]
+    # no gold item was seen: the gold figures are missing, and show as a dash, not "None"
+    assert shown["gold_accuracy"].isna().all()
+    assert [at.dataframe[i].proto.placeholder for i in (0, 1)] == [MISSING] * 2
     metrics = {m.label: m.value for m in at.metric}
     progress = db.study_progress(study)
     assert metrics["Judgments done"] == f"{progress['done']:,}"
@@ -167,6 +170,8 @@ def test_people_invite_shows_a_working_link_once_and_revoke_ends_it(db):
     assert carol is not None and carol.name == "carol" and not carol.is_admin
     table = at.dataframe[0].value.set_index("name")
     assert table.loc["carol", "sign-in link"] == "active"
+    # carol gave no e-mail address: a dash shows, not "None"
+    assert pd.isna(table.loc["carol", "email"]) and at.dataframe[0].proto.placeholder == MISSING
     at.run()
     assert not at.code  # shown once: the next run no longer has it
     at.selectbox(key="people.revoke_who").select("carol").run()

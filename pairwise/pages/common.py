@@ -46,6 +46,9 @@ DEMO_NOTICE = (
     "Local demo mode: you are signed in as the local admin. Invite annotators to turn on sign-in."
 )
 ADMINS_ONLY = "This page is for admins only."
+#: What a table cell shows for a value that is missing (no e-mail, no time recorded, no gold item
+#: seen), where Streamlit would print "None".
+MISSING = "–"
 TROUBLE = (
     "Something went wrong on this page. It has been logged for the administrators; reload the"
     " page to try again, and if it keeps happening tell the study admin this reference: {ref}."

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pairwise import auth
-from pairwise.pages.common import Context, as_admin, require_admin
+from pairwise.pages.common import MISSING, Context, as_admin, require_admin
 from pairwise.store import StoreError
 
 DEFAULT_BASE_URL = "http://localhost:8501"
@@ -37,6 +37,7 @@ def page() -> None:
         people[["name", "role", "email", "sign-in link", "excluded", "judgments", "created_at"]],
         hide_index=True,
         column_config={"excluded": st.column_config.CheckboxColumn(help="Left out of reports")},
+        placeholder=MISSING,  # no e-mail address reads as a dash, not as "None"
     )
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import pair_progress
-from pairwise.pages.common import Context, as_admin, require_admin
+from pairwise.pages.common import MISSING, Context, as_admin, require_admin
 from pairwise.pages.studies import select_study
 from pairwise.quality import (
     MIN_PACE_HOURS,
@@ -214,9 +214,10 @@ def _annotators(ctx: Context, judgments: pd.DataFrame, passes: pd.DataFrame) -> 
         return
     excluded = {a.name: a.excluded for a in ctx.store.annotators()}
     quality["excluded"] = [excluded.get(name, False) for name in quality.index]
-    # two tables that each fit the page, rather than one that runs off its right edge
-    st.dataframe(quality[list(WORK_COLUMNS)], column_config=COLUMN_HELP)
-    st.dataframe(quality.drop(columns=list(WORK_COLUMNS)), column_config=COLUMN_HELP)
+    # two tables that each fit the page, rather than one that runs off its right edge; a figure
+    # with nothing to go on (no time recorded, no gold item seen) shows a dash, not "None"
+    for table in (quality[list(WORK_COLUMNS)], quality.drop(columns=list(WORK_COLUMNS))):
+        st.dataframe(table, column_config=COLUMN_HELP, placeholder=MISSING)
     st.caption(
         "Agreement is leave-one-out: each judgment is compared with the majority of the *other*"
         " annotators of the same comparison, so nobody agrees with themselves."
