@@ -45,6 +45,17 @@ STYLE = f"""<style>
   max-width: 100%;
   overflow-x: auto;
 }}
+/* below a desktop's width, a table's type and cells are a little smaller, so that a table of a
+   few columns (such as the demo's five) fits half of a 760 px window without scrolling */
+@media (max-width: 1100px) {{
+  [data-testid="stMarkdownContainer"] table {{
+    font-size: 0.875rem;
+  }}
+  [data-testid="stMarkdownContainer"] th,
+  [data-testid="stMarkdownContainer"] td {{
+    padding: 0.25rem 0.4rem;
+  }}
+}}
 /* whatever scrolls inside a response (a wide table, a long formula) shows its scroll bar
    (Streamlit shows scroll bars only under the pointer): no one rates it without its end */
 [data-testid="stMarkdownContainer"] * {{

@@ -35,7 +35,7 @@ CODE_RESPONSES = {
     + "\n```",
     "cirrus-70b-chat": "A short one:\n\n```python\nx = 1\n```",
 }
-# A table that fits a desktop's half page once its cells wrap, and one too wide to fit at any width (twelve columns of
+# A table that fits once its cells wrap, and one too wide to fit at any width (twelve columns of
 # long words), which must scroll inside its own box
 NARROW_TABLE = "| Assumption | Low | Medium | High | Notes |\n|---|---|---|---|---|\n" + (
     "| % in the office on a given day | 65% | 70% | 75% | Based on 30% remote, ± 5% |\n" * 3
@@ -233,7 +233,8 @@ _TABLES = """() => [...document.querySelectorAll('[data-testid="stColumn"] table
   return {past: Math.round(box.right - column.right), scrolls: t.scrollWidth > t.clientWidth + 1,
           lastInside: last.right <= seen.right + 1 && last.left >= seen.left - 1,
           columns: cells.length, widths: [t.scrollWidth, t.clientWidth],
-          bar: getComputedStyle(t).scrollbarColor};
+          bar: getComputedStyle(t).scrollbarColor,
+          font: parseFloat(getComputedStyle(t.querySelector('td')).fontSize)};
 })"""
 
 
@@ -261,9 +262,11 @@ def test_tables_fit_their_response_or_scroll_inside_it(
     assert tables[12]["scrolls"]
     thumb = tables[12]["bar"].split(")")[0]
     assert thumb.startswith("rgba(") and not thumb.endswith(" 0"), tables[12]["bar"]
+    # five columns fit once their cells wrap (in a smaller type below a desktop's width, still
+    # at least 12 px): no scrolling needed
+    assert not tables[5]["scrolls"], str(tables[5])
+    assert min(t["font"] for t in tables.values()) >= 12
     if width >= 1440:
-        # five columns fit once their cells wrap: no scrolling needed
-        assert not tables[5]["scrolls"], str(tables[5])
         _shot(page, "annotate-tables-1440")  # narrower, the sidebar left open covers the page
     main = page.evaluate(
         "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
