@@ -219,6 +219,66 @@ def test_annotate_page_never_offers_a_read_only_study(store, tmp_path, monkeypat
     assert table.loc["full", "annotation"] == "open"
 
 
+def test_texts_imported_later_take_the_place_of_placeholders(store, tmp_path):
+    """Verdicts first (no texts: placeholders, read-only), the texts later: the texts are stored,
+    and the study opens for annotation once none of its placeholders is left."""
+    import_judgments(store, write_jsonl(tmp_path / "gpt4.jsonl", battles(4)), study="arena")
+    assert store.get_study("arena").read_only
+    frame_before = store.judgments_frame("arena")
+    # the same battles with their conversations, for two of the four questions
+    texts = battles(4, texts=True)
+    half = import_judgments(store, write_jsonl(tmp_path / "half.jsonl", texts[:2]), study="arena")
+    assert half.inserted["prompts"] == 2 and half.inserted["responses"] == 4
+    assert half.unchanged["judgments"] == 2  # the verdicts were stored already
+    assert store.get_prompt("q0").messages == [{"role": "user", "content": "Question 0?"}]
+    assert store.get_study("arena").read_only  # q2 and q3 are still placeholders
+    # the rest through the plain prompt and response files
+    prompts = [{"id": f"q{i}", "prompt": f"Question {i}?"} for i in (2, 3)]
+    responses = [
+        {"prompt_id": f"q{i}", "model": m, "response": f"Answer of {m} to {i}."}
+        for i in (2, 3)
+        for m in MODELS
+    ]
+    runner = CliRunner()
+    for kind, rows in (("prompts", prompts), ("responses", responses)):
+        path = write_jsonl(tmp_path / f"{kind}.jsonl", rows)
+        result = runner.invoke(main, ["--db", store.path, "import", kind, path])
+        assert result.exit_code == 0, result.output
+    study = store.get_study("arena")
+    assert not study.read_only
+    contents = {row[0] for row in store.conn.execute("SELECT content FROM responses")}
+    assert PLACEHOLDER_RESPONSE not in contents and len(contents) == 8
+    # the judgments are the same ones, now with their texts' lengths
+    frame = store.judgments_frame("arena")
+    pd.testing.assert_series_equal(frame["score"], frame_before["score"])
+    assert (frame["len_a"] == [len(f"Answer of gpt-4 to {i}.") for i in range(4)]).all()
+    # and the study is served: asked for a second judgment of each comparison, a person gets
+    # one with the real texts
+    study = store.update_study("arena", overlap=2)
+    who = store.add_annotator("ann")
+    got = store.next_comparison(study, who.id)
+    assert got is not None and {got.left, got.right} == {
+        f"Answer of {m} to {got.prompt.id[1:]}." for m in MODELS
+    }
+
+
+def test_a_real_text_never_gives_way(store, tmp_path):
+    """Only a placeholder is replaced: another text for a stored one is refused, naming the
+    file's line and field, and nothing of that file is written."""
+    full = battles(2, texts=True)
+    import_judgments(store, write_jsonl(tmp_path / "full.jsonl", full), study="arena")
+    other = battles(2, texts=True, seed=1)
+    other[1]["conversation_a"][1]["content"] = "Another answer."
+    before = store.counts()
+    with pytest.raises(IngestError, match=r"line 2.*conversation_a.*already stored with other"):
+        import_judgments(store, write_jsonl(tmp_path / "other.jsonl", other), study="arena")
+    assert store.counts() == before
+    # a file without texts leaves the stored texts as they are
+    import_judgments(store, write_jsonl(tmp_path / "bare.jsonl", battles(2, seed=2)), study="arena")
+    assert store.get_prompt("q0").messages == [{"role": "user", "content": "Question 0?"}]
+    assert not store.get_study("arena").read_only
+
+
 @pytest.mark.sqlite_only("a SQLite file written by an earlier version is migrated")
 def test_an_old_store_loses_model_names_from_placeholders(tmp_path):
     path = tmp_path / "old.db"

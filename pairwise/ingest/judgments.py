@@ -226,8 +226,8 @@ def _import_judgments(store: Store, path: str | Path, study: str | None) -> Impo
         plans = [_plan_study(store, name, group, problems) for name, group in by_study.items()]
         prompts, responses = _judged_texts(store, judged, problems)
         problems.check()
-        _, prompts_unchanged = store.add_prompts(prompts)
-        _, responses_unchanged = store.add_responses(responses)
+        prompts_added, prompts_unchanged = store.add_prompts(prompts)
+        responses_added, responses_unchanged = store.add_responses(responses)
         rows: list[ImportedJudgment] = []
         duplicates = 0
         for plan in plans:
@@ -241,6 +241,8 @@ def _import_judgments(store: Store, path: str | Path, study: str | None) -> Impo
         store.mark_read_only_studies()  # a study with placeholder texts is never annotated
         after = store.counts()
     inserted = {t: after[t] - before[t] for t in after if t in before}
+    # a text that took the place of a placeholder is stored, though no row was added
+    inserted.update(prompts=prompts_added, responses=responses_added)
     unchanged = {
         "prompts": prompts_unchanged,
         "responses": responses_unchanged,

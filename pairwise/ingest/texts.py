@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from .. import progress
-from ..store import Prompt, Store, content_hash
+from ..store import Prompt, Store, content_hash, is_placeholder_prompt, is_placeholder_response
 from .fields import Fields
 from .reader import Problems, Record
 
@@ -105,6 +105,8 @@ def _prompt_checker(store: Store) -> Callable[[str, Prompt], str | None]:
         if prompt_id not in stored_ids:
             return None
         old = store.get_prompt(prompt_id)
+        if is_placeholder_prompt(old.messages):
+            return None  # stored without its text: this text takes its place
         changed = [
             n for n in ("category", "messages", "tags") if getattr(old, n) != getattr(prompt, n)
         ]
@@ -118,7 +120,9 @@ def _response_checker(store: Store) -> Callable[[tuple[str, str], Response], str
 
     def differs(key: tuple[str, str], response: Response) -> str | None:
         digest = stored.get(key)
-        if digest is None or digest == content_hash(response.content):
+        if digest is None or is_placeholder_response(digest):
+            return None  # nothing stored, or a placeholder this text takes the place of
+        if digest == content_hash(response.content):
             return None
         return "other text"
 

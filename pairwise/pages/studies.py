@@ -337,7 +337,9 @@ def _settings(ctx: Context) -> None:
     if any(s.read_only for s in studies):
         st.caption(
             f"{READ_ONLY}: judgments imported without the texts of their prompts or responses. "
-            "Such a study is reported on and exported, but never offered for annotation."
+            "Such a study is reported on and exported, but not offered for annotation until"
+            " its texts are imported (`pairwise import prompts` / `responses`, or judgments with"
+            " their conversations)."
         )
     study = select_study(ctx.store, key="settings.study", label="Edit study")
     if study is None:

@@ -57,6 +57,8 @@ from .records import (
     Study,
     check_note,
     content_hash,
+    is_placeholder_prompt,
+    is_placeholder_response,
     now_iso,
 )
 from .schema import SchemaMixin
@@ -84,6 +86,8 @@ __all__ = [
     "collector_paused",
     "content_hash",
     "expected_gold",
+    "is_placeholder_prompt",
+    "is_placeholder_response",
     "now_iso",
     "open_store",
 ]

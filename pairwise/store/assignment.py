@@ -92,7 +92,7 @@ class AssignmentMixin(TextsMixin):
             if read_only:
                 raise StoreError(
                     f"study {study.name!r} was imported without the texts of its prompts or "
-                    "responses: it can be reported on, not annotated"
+                    "responses: it can be reported on, not annotated until they are imported"
                 )
 
             def lease(comparison_id: int, *, room: bool) -> Assignment | None:

@@ -30,6 +30,22 @@ PLACEHOLDER_MARK = "text not provided)"
 _OLD_PLACEHOLDER_RESPONSE = "(response of % — text not provided)"
 
 
+def is_placeholder_prompt(messages: list[dict[str, Any]]) -> bool:
+    """Whether a prompt's turns are placeholders, stored for judgments imported without the text
+    (``(question 81 — text not provided)``): a later import of the real text may replace them."""
+    return bool(messages) and all(
+        m.get("role") == "user"
+        and str(m.get("content", "")).startswith("(question ")
+        and str(m.get("content", "")).endswith(PLACEHOLDER_MARK)
+        for m in messages
+    )
+
+
+def is_placeholder_response(digest: str) -> bool:
+    """Whether a response's content hash is that of :data:`PLACEHOLDER_RESPONSE`."""
+    return digest == _PLACEHOLDER_RESPONSE_HASH
+
+
 def now_iso() -> str:
     """UTC time as ISO 8601 with milliseconds: sortable as text, readable in any SQLite tool."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -39,6 +55,9 @@ def content_hash(value: Any) -> str:
     """A stable hash of JSON-able content, to tell a re-import from a conflicting duplicate."""
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_PLACEHOLDER_RESPONSE_HASH = content_hash(PLACEHOLDER_RESPONSE)
 
 
 def check_note(text: str | None, what: str) -> None:

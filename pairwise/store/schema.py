@@ -398,13 +398,18 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("studies", "read_only", "INTEGER NOT NULL DEFAULT 0"),
 )
 
-# Studies with a comparison whose prompt or a response is a placeholder: read-only.
-_MARK_READ_ONLY = (
-    "UPDATE studies SET read_only = 1 WHERE read_only = 0 AND id IN ("
-    " SELECT c.study_id FROM comparisons c JOIN responses r ON r.id IN (c.response_a, c.response_b)"
+# Studies with a comparison whose prompt or a response is a placeholder: read-only, and only they.
+_WITH_PLACEHOLDERS = (
+    "SELECT c.study_id FROM comparisons c JOIN responses r ON r.id IN (c.response_a, c.response_b)"
     " WHERE r.content = ? OR r.content LIKE ?"
     " UNION SELECT c.study_id FROM comparisons c JOIN prompts p ON p.id = c.prompt_id"
-    " WHERE p.messages LIKE ?)"
+    " WHERE p.messages LIKE ?"
+)
+_MARK_READ_ONLY = (
+    f"UPDATE studies SET read_only = 1 WHERE read_only = 0 AND id IN ({_WITH_PLACEHOLDERS})"
+)
+_UNMARK_READ_ONLY = (
+    f"UPDATE studies SET read_only = 0 WHERE read_only = 1 AND id NOT IN ({_WITH_PLACEHOLDERS})"
 )
 
 REVISIONS = ("0001", "0002")
@@ -539,13 +544,12 @@ class SchemaMixin(StoreBase):
 
     def mark_read_only_studies(self) -> int:
         """Mark read-only every study with a comparison whose prompt or response is a placeholder
-        (imported without its text); returns how many studies became read-only."""
+        (imported without its text), and open again one whose placeholders have all given way
+        to real texts; returns how many studies became read-only."""
+        placeholders = [PLACEHOLDER_RESPONSE, _OLD_PLACEHOLDER_RESPONSE, f"%{PLACEHOLDER_MARK}%"]
         with self.transaction() as conn:
-            marked = conn.execute(
-                _MARK_READ_ONLY,
-                [PLACEHOLDER_RESPONSE, _OLD_PLACEHOLDER_RESPONSE, f"%{PLACEHOLDER_MARK}%"],
-            )
-            return marked.rowcount
+            conn.execute(_UNMARK_READ_ONLY, placeholders)
+            return conn.execute(_MARK_READ_ONLY, placeholders).rowcount
 
     def _allow_unknown_shown_order(self) -> None:
         """Judgments imported without the side they were shown on store it as NULL; a store

@@ -1,7 +1,9 @@
 """Prompts, responses and per-response scores: the texts that comparisons are made of.
 
 Imports write them in a few queries per file (``executemany``, ids asked for 500 at a time), and an
-id stored again with other content is refused rather than overwritten.
+id stored again with other content is refused rather than overwritten, with one exception: a
+placeholder (stored for judgments imported without their texts) gives way to the real text, and
+a study whose texts are then all real is offered for annotation again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from ..lazy import LazyModule
 from .base import StoreBase
 from .connection import Connection
-from .records import DuplicateConflict, Prompt, StoreError, content_hash, now_iso
+from .records import (
+    DuplicateConflict,
+    Prompt,
+    StoreError,
+    content_hash,
+    is_placeholder_prompt,
+    is_placeholder_response,
+    now_iso,
+)
 
 if TYPE_CHECKING:  # the data stack is imported by the first frame a store builds
     import pandas as pd
@@ -27,49 +37,59 @@ class TextsMixin(StoreBase):
     def add_prompts(self, prompts: Iterable[Prompt | dict[str, Any]]) -> tuple[int, int]:
         """Insert prompts; an id already stored with the same content is skipped.
 
-        Returns ``(inserted, unchanged)``. An id stored with different content raises
+        Returns ``(inserted, unchanged)``; a prompt that replaces a placeholder counts as
+        inserted. An id stored with different content (not a placeholder) raises
         :class:`DuplicateConflict` and, inside the caller's transaction, writes nothing.
         """
-        inserted = unchanged = 0
+        inserted = unchanged = filled = 0
         created = now_iso()
         with self.transaction() as conn:
             for item in prompts:
                 p = item if isinstance(item, Prompt) else Prompt(**item)
                 digest = content_hash([p.category, p.messages, p.tags])
                 old = conn.execute(
-                    "SELECT content_hash FROM prompts WHERE id = ?", [p.id]
+                    "SELECT content_hash, messages FROM prompts WHERE id = ?", [p.id]
                 ).fetchone()
-                if old is not None:
-                    if old[0] != digest:
-                        raise DuplicateConflict(
-                            f"prompt {p.id!r} is already stored with other content"
-                        )
+                if old is not None and old[0] == digest:
                     unchanged += 1
                     continue
-                conn.execute(
-                    "INSERT INTO prompts (id, category, messages, tags, turns, content_hash, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        p.id,
-                        p.category,
-                        json.dumps(p.messages, ensure_ascii=False),
-                        json.dumps(p.tags, ensure_ascii=False),
-                        p.turns,
-                        digest,
-                        created,
-                    ],
-                )
+                if old is not None and not is_placeholder_prompt(json.loads(old[1])):
+                    raise DuplicateConflict(f"prompt {p.id!r} is already stored with other content")
+                values = [
+                    p.category,
+                    json.dumps(p.messages, ensure_ascii=False),
+                    json.dumps(p.tags, ensure_ascii=False),
+                    p.turns,
+                    digest,
+                ]
+                if old is None:
+                    conn.execute(
+                        "INSERT INTO prompts (category, messages, tags, turns, content_hash,"
+                        " id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [*values, p.id, created],
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE prompts SET category = ?, messages = ?, tags = ?, turns = ?,"
+                        " content_hash = ? WHERE id = ?",
+                        [*values, p.id],
+                    )
+                    filled += 1
                 inserted += 1
+            if filled:
+                self.mark_read_only_studies()
         return inserted, unchanged
 
     def add_responses(self, responses: Iterable[tuple[str, str, str]]) -> tuple[int, int]:
         """Insert ``(prompt_id, model, content)`` rows; same rules as :meth:`add_prompts`.
 
         The stored responses of the rows' prompts are read in a few queries and the new rows
-        written with one ``executemany``, so that a large import costs no query per row.
+        written with one ``executemany``, so that a large import costs no query per row. A
+        response that replaces a placeholder counts as inserted.
         """
         rows = list(responses)
         inserted = unchanged = 0
+        fills = []
         created = now_iso()
         with self.transaction() as conn:
             prompt_ids = list(dict.fromkeys(r[0] for r in rows))
@@ -89,24 +109,34 @@ class TextsMixin(StoreBase):
             for prompt_id, model, content in rows:
                 digest = content_hash(content)
                 old = stored.get((prompt_id, model))
-                if old is not None:
-                    if old != digest:
-                        raise DuplicateConflict(
-                            f"a response of {model!r} to prompt {prompt_id!r} is already stored"
-                            " with other content"
-                        )
+                if old == digest:
                     unchanged += 1
                     continue
+                if old is not None and not is_placeholder_response(old):
+                    raise DuplicateConflict(
+                        f"a response of {model!r} to prompt {prompt_id!r} is already stored"
+                        " with other content"
+                    )
                 if prompt_id not in known:
                     raise StoreError(f"unknown prompt id {prompt_id!r}")
                 stored[prompt_id, model] = digest
-                new.append((prompt_id, model, content, len(content), digest, created))
+                if old is None:
+                    new.append((prompt_id, model, content, len(content), digest, created))
+                else:
+                    fills.append((content, len(content), digest, prompt_id, model))
                 inserted += 1
             conn.executemany(
                 "INSERT INTO responses (prompt_id, model, content, chars, content_hash, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 new,
             )
+            if fills:
+                conn.executemany(
+                    "UPDATE responses SET content = ?, chars = ?, content_hash = ?"
+                    " WHERE prompt_id = ? AND model = ?",
+                    fills,
+                )
+                self.mark_read_only_studies()
         return inserted, unchanged
 
     @staticmethod
