@@ -48,12 +48,12 @@ class TextsMixin(StoreBase):
                 p = item if isinstance(item, Prompt) else Prompt(**item)
                 digest = content_hash([p.category, p.messages, p.tags])
                 old = conn.execute(
-                    "SELECT content_hash, messages FROM prompts WHERE id = ?", [p.id]
+                    "SELECT content_hash FROM prompts WHERE id = ?", [p.id]
                 ).fetchone()
                 if old is not None and old[0] == digest:
                     unchanged += 1
                     continue
-                if old is not None and not is_placeholder_prompt(json.loads(old[1])):
+                if old is not None and not self._placeholder_prompt(conn, p.id):
                     raise DuplicateConflict(f"prompt {p.id!r} is already stored with other content")
                 values = [
                     p.category,
@@ -79,6 +79,12 @@ class TextsMixin(StoreBase):
             if filled:
                 self.mark_read_only_studies()
         return inserted, unchanged
+
+    @staticmethod
+    def _placeholder_prompt(conn: Connection, prompt_id: str) -> bool:
+        """Whether the stored prompt ``prompt_id`` is a placeholder that a real text may replace."""
+        row = conn.execute("SELECT messages FROM prompts WHERE id = ?", [prompt_id]).fetchone()
+        return is_placeholder_prompt(json.loads(row[0]))
 
     def add_responses(self, responses: Iterable[tuple[str, str, str]]) -> tuple[int, int]:
         """Insert ``(prompt_id, model, content)`` rows; same rules as :meth:`add_prompts`.
