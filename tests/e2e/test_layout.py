@@ -68,43 +68,37 @@ def app(demo_copy: tuple[str, Path]) -> Iterator[LayoutApp]:
 
     db, folder = demo_copy
     with Store(db) as store:
-        prompts = [
-            {
-                "id": f"code-{i}",
-                "category": "coding",
-                "messages": [{"role": "user", "content": f"Solve 2x + 3.00 = 3.30, case {i}."}],
-                "tags": [],
-                "turns": 1,
-            }
-            for i in range(3)
-        ]
-        store.add_prompts(prompts)
-        store.add_responses(
-            (p["id"], model, text) for p in prompts for model, text in CODE_RESPONSES.items()
-        )
-        store.create_study(
-            "code",
-            pairs=[("atlas-7b-chat", "cirrus-70b-chat")],
-            prompt_ids=[p["id"] for p in prompts],
-            overlap=len(PEOPLE),
-            seed=1,
-        )
-        tables = [dict(p, id=f"table-{i}") for i, p in enumerate(prompts)]
-        store.add_prompts(tables)
-        store.add_responses(
-            (p["id"], model, text) for p in tables for model, text in TABLE_RESPONSES.items()
-        )
-        store.create_study(
-            "tables",
-            pairs=[("atlas-7b-chat", "cirrus-70b-chat")],
-            prompt_ids=[p["id"] for p in tables],
-            overlap=len(PEOPLE),
-            seed=1,
-        )
+        _add_study(store, "code", CODE_RESPONSES)
+        _add_study(store, "tables", TABLE_RESPONSES)
         tokens = {name: auth.invite(store, name)[1] for name in PEOPLE}
         store.set_apart("demo", apart=False)  # invitations set it apart; here it is a study
     with serve(db, folder) as url:
         yield LayoutApp(url, db, tokens)
+
+
+def _add_study(store: Store, name: str, responses: dict[str, str]) -> None:
+    """A study of three one-turn prompts, each answered by two models with ``responses``."""
+    prompts = [
+        {
+            "id": f"{name}-{i}",
+            "category": "coding",
+            "messages": [{"role": "user", "content": f"Solve 2x + 3.00 = 3.30, case {i}."}],
+            "tags": [],
+            "turns": 1,
+        }
+        for i in range(3)
+    ]
+    store.add_prompts(prompts)
+    store.add_responses(
+        (p["id"], model, text) for p in prompts for model, text in responses.items()
+    )
+    store.create_study(
+        name,
+        pairs=[tuple(responses)],
+        prompt_ids=[p["id"] for p in prompts],
+        overlap=len(PEOPLE),
+        seed=1,
+    )
 
 
 def judgments_in(db: str, annotator: str, study: str) -> int:
