@@ -238,7 +238,7 @@ def _import_judgments(store: Store, path: str | Path, study: str | None) -> Impo
         progress.report("writing judgments", 0, 1)  # one bulk write: a single step
         _, judgments_unchanged = store.add_judgments(rows)
         progress.report("writing judgments", 1, 1)
-        store.mark_read_only_studies()  # a study with placeholder texts is never annotated
+        store.mark_read_only_studies()  # placeholders keep a study from annotation, until filled
         after = store.counts()
     inserted = {t: after[t] - before[t] for t in after if t in before}
     # a text that took the place of a placeholder is stored, though no row was added
